@@ -1,0 +1,36 @@
+# The two set-up commands: `make run` and `make test`. Both create the environment first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+
+.PHONY: run test check format openapi bench bench-domain env uv
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+env: uv
+	@$(UV) sync --frozen --quiet
+
+run: env
+	$(UV) run --frozen python -m api
+
+check: env
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+
+test: check
+	$(UV) run --frozen pytest
+
+format: env
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+openapi: env
+	$(UV) run --frozen python -m api.openapi > openapi/openapi.json
+
+bench-domain: env
+	$(UV) run --frozen python -m bench.domain
+
+bench: bench-domain
