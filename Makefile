@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: run test check format openapi bench bench-domain env uv
+.PHONY: run test check format openapi bench bench-domain bench-http env uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -33,4 +33,7 @@ openapi: env
 bench-domain: env
 	$(UV) run --frozen python -m bench.domain
 
-bench: bench-domain
+bench-http: env
+	$(UV) run --frozen python -m bench.http
+
+bench: bench-domain bench-http

@@ -60,6 +60,10 @@ def configure_logging(level: str) -> None:
             "loggers": {
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
                 "uvicorn.error": {"level": level.upper()},
+                # HTTP client logs carry URLs with patient references: never at info.
+                "httpx": {"level": "WARNING"},
+                "httpx2": {"level": "WARNING"},
+                "httpcore": {"level": "WARNING"},
             },
         }
     )

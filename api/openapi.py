@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from api.main import create_app
 from api.settings import Settings
 
 
-def document() -> dict[str, object]:
+def document() -> dict[str, Any]:
     """The OpenAPI document of the app built with default settings."""
     return create_app(Settings(auth="disabled")).openapi()
 

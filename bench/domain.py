@@ -41,7 +41,7 @@ def main() -> None:
     """Print the result as one line."""
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     r = measure(seconds)
-    print(  # noqa: T201  # a benchmark prints
+    print(  # a benchmark prints
         f"domain: {r['evaluations_per_s']:,.0f} evaluations/s "
         f"({r['us_per_evaluation']:.0f} µs each; full A1 with checklist and dosing; target ≥ 10,000/s)"
     )

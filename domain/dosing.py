@@ -217,6 +217,17 @@ class DosingPlan:
     notes: tuple[str, ...]
 
 
+MAX_PROJECTED_DAYS = 36500  # a projection beyond a century says nothing: none is given
+
+
+def _days_at(mg: tuple[float, float], per_day: float) -> tuple[int, int] | None:
+    """Days to take ``mg`` (each end of a range) at ``per_day``, rounded up; ``None`` when absurd."""
+    days = [mg_end / per_day for mg_end in mg]
+    if not all(math.isfinite(d) and d <= MAX_PROJECTED_DAYS for d in days):
+        return None
+    return (math.ceil(days[0] - 1e-9), math.ceil(days[1] - 1e-9))
+
+
 def dosing_weight(ctx: Context) -> tuple[float | None, date | None, str | None]:
     """The weight dosing may use, its date, and why not when it may not."""
     w = ctx.facts.weight
@@ -296,16 +307,11 @@ def _dosing_plan(ctx: Context) -> DosingPlan:
     planned = plan.planned_mg_per_day
     per_kg = round(planned / weight, 2) if planned is not None and weight else None
     regimen = plan.regimen or Regimen.DAILY
-    daily_for_course = target if target is not None else None
     cumulative = _cumulative(ctx, weight, notes)
     course_days = None
-    if cumulative is not None and daily_for_course:
-        factor = 1 / LD_TO_CONVENTIONAL if info.micronized else 1.0
-        per_day = daily_for_course * factor
-        course_days = (
-            math.ceil(cumulative.target_mg[0] / per_day),
-            math.ceil(cumulative.target_mg[1] / per_day),
-        )
+    if cumulative is not None and target:
+        per_day = target / LD_TO_CONVENTIONAL if info.micronized else target
+        course_days = _days_at(cumulative.target_mg, per_day)
     return DosingPlan(
         product=product,
         weight_kg=weight,
@@ -337,7 +343,7 @@ def _cumulative(ctx: Context, weight: float | None, notes: list[str]) -> Cumulat
         return None
     ld_course = plan.product is Product.ABSORICA_LD
     converted = ld_course or any(d.product is Product.ABSORICA_LD for d in ctx.dispensings)
-    total = 0.0
+    total = plan.cumulative_mg_before or 0.0
     for d in ctx.dispensings:
         is_ld = d.product is Product.ABSORICA_LD or (d.product is None and ld_course)
         mg = d.mg_per_day * d.days_supplied
@@ -358,9 +364,7 @@ def _cumulative(ctx: Context, weight: float | None, notes: list[str]) -> Cumulat
         daily = ctx.dispensings[-1].mg_per_day
     if daily is not None and ld_course:
         daily = daily / LD_TO_CONVENTIONAL
-    days = None
-    if daily:
-        days = (math.ceil(remaining[0] / daily - 1e-9), math.ceil(remaining[1] / daily - 1e-9))
+    days = _days_at(remaining, daily) if daily else None
     return Cumulative(
         mg=round(total, 1),
         conventional_equivalent=converted,

@@ -296,6 +296,8 @@ class Plan:
         weight_basis: Weight for cumulative mg/kg: ``start`` (default) or ``latest``.
         start_weight_kg: Weight at the start of the course (default: the current weight).
         target_cumulative_mg_per_kg: The course's cumulative target (default 120–150 mg/kg).
+        cumulative_mg_before: Milligrams taken before the dispensings listed (e.g. a course
+            tracked elsewhere); added to the cumulative dose as given.
     """
 
     product: Product | None = None
@@ -312,6 +314,7 @@ class Plan:
     weight_basis: WeightBasis | None = None
     start_weight_kg: float | None = None
     target_cumulative_mg_per_kg: float | None = None
+    cumulative_mg_before: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -111,6 +111,10 @@ def _validate_plan(
         value = getattr(plan, name)
         if value is not None and (not _finite(value) or value <= 0):
             bad(f"plan.{name}", "must be more than 0")
+    if plan.cumulative_mg_before is not None and (
+        not _finite(plan.cumulative_mg_before) or plan.cumulative_mg_before < 0
+    ):
+        bad("plan.cumulative_mg_before", "must be a number ≥ 0")
     if plan.start_weight_kg is not None and not 0 < plan.start_weight_kg <= MAX_WEIGHT_KG:
         bad("plan.start_weight_kg", f"must be more than 0 and at most {MAX_WEIGHT_KG:g} kg")
     if plan.doses_per_day is not None and plan.doses_per_day not in (1, 2):

@@ -1,0 +1,44 @@
+"""Shared request helpers: the app's state, and "today" in ``ISOCDS_TIMEZONE``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+
+from api.settings import Settings
+from domain.rules import Catalog
+from domain.settings import EvaluationSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What routes need, built once in ``create_app``."""
+
+    settings: Settings
+    evaluation: EvaluationSettings
+    catalog: Catalog
+
+    def today(self) -> date:
+        """Today's date in ``ISOCDS_TIMEZONE`` (RULES §0.5)."""
+        return datetime.now(self.settings.zone()).date()
+
+
+async def services(request: Request) -> Services:
+    """The app's services (async: FastAPI would run a sync dependency in a worker thread)."""
+    s: Services = request.app.state.services
+    return s
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Serialise ``model`` once, in pydantic's core, and skip FastAPI's re-validation.
+
+    The route still declares ``response_model`` so the OpenAPI document describes the body.
+    """
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")

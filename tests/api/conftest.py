@@ -1,0 +1,48 @@
+"""API test fixtures: the real app (real settings objects, real middleware) over the ASGI client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.main import create_app
+from api.settings import Settings
+
+KEY_ID = "ehr-test"
+SECRET = "s3cret-for-tests-0123456789"  # noqa: S105  # a test key
+AUTH = {"Authorization": f"Bearer {SECRET}"}
+
+
+def settings(**overrides: Any) -> Settings:
+    """Test settings: one API key, and anything overridden."""
+    values: dict[str, Any] = {"api_keys": SecretStr(f"{KEY_ID}:{SECRET}"), "timezone": "UTC"}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """Build a client for an app with the given settings overrides."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        app: FastAPI = create_app(settings(**overrides))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    """A client for an app with one API key; send ``AUTH`` headers."""
+    return make_client()
