@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: run test check format openapi bench bench-domain bench-http env uv
+.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses env uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -11,7 +11,10 @@ uv:
 env: uv
 	@$(UV) sync --frozen --quiet
 
-run: env
+migrate: env
+	$(UV) run --frozen python -m db.migrate
+
+run: migrate
 	$(UV) run --frozen python -m api
 
 check: env
@@ -36,4 +39,7 @@ bench-domain: env
 bench-http: env
 	$(UV) run --frozen python -m bench.http
 
-bench: bench-domain bench-http
+bench-courses: env
+	$(UV) run --frozen python -m bench.courses
+
+bench: bench-domain bench-http bench-courses

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,18 +13,26 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import problems
+from api import database, problems
+from api.audit import load_hmac_key
+from api.database import purge_keys
 from api.deps import Services
 from api.logging import configure_logging
 from api.middleware import BodyGuard, Cors, RequestLog
-from api.routes import docs, evaluations, health, rules
+from api.routes import audit, courses, docs, evaluations, health, rules
 from api.schemas.common import document_enums
 from api.settings import Settings, load_settings
+from db.audit import AuditWriter
+from db.engine import is_sqlite, make_engine
+from db.migrate import head_revision
 from domain.catalog import build_catalog
 
 logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+# Worker threads (database work) hand the GIL back to the event loop sooner than the 5 ms
+# default: a request waiting on a short query is not held behind another thread's computation.
+SWITCH_INTERVAL_S = 0.001
 DESCRIPTION = """
 Clinical decision support for oral isotretinoin. Every statement carries its cited source, the
 rule ID, version and variant (jurisdiction and epoch) it came from, and a verification flag.
@@ -48,7 +58,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     evaluation = settings.evaluation()
-    services = Services(settings=settings, evaluation=evaluation, catalog=build_catalog(evaluation))
+    engine = make_engine(settings.db)
+    sqlite = is_sqlite(engine)
+    write_lock = threading.Lock() if sqlite else None
+    services = Services(
+        settings=settings,
+        evaluation=evaluation,
+        catalog=build_catalog(evaluation),
+        engine=engine,
+        read_engine=make_engine(settings.db, reads=True) if sqlite else engine,
+        write_lock=write_lock,
+        audit=AuditWriter(engine, settings.db.db_timeout_s, write_lock),
+        hmac_key=load_hmac_key(settings),
+        head=head_revision(),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # out of the cyclic collector's scans, which otherwise show up as tail latency.
         gc.collect()
         gc.freeze()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        services.audit.start()
+        try:
+            purge_keys(services)
+        except Exception as exc:  # the database may be down at start: /ready says so
+            logger.warning(
+                "could not purge old idempotency keys", extra={"error": type(exc).__name__}
+            )
         if not settings.timezone_set:
             logger.warning("ISOCDS_TIMEZONE is not set: 'today' is the UTC date")
         if settings.auth == "disabled":
@@ -74,6 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         )
         yield
+        services.audit.stop()
+        engine.dispose()
+        services.read_engine.dispose()
+        logger.info(
+            "stopped",
+            extra={
+                "audit_commits": services.audit.commits,
+                "audit_records": services.audit.records,
+            },
+        )
 
     app = FastAPI(
         title="Isotretinoin decision support",
@@ -88,9 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = {k: s.get_secret_value().encode() for k, s in settings.keys().items()}
 
     problems.install(app)
+    database.install(app)
     app.include_router(health.router)
     app.include_router(evaluations.router)
+    app.include_router(courses.router)
     app.include_router(rules.router)
+    app.include_router(audit.router)
     docs.install(app)
 
     app.add_middleware(

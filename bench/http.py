@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from api.examples import A1_REQUEST
+from db.migrate import upgrade
 
 SECRET = "bench-secret-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,18 +60,29 @@ def serve(target: str, env: dict[str, str], port: int, ready_path: str) -> Itera
         proc.wait(timeout=10)
 
 
-def wrk(
-    url: str, body: bytes, headers: dict[str, str], seconds: int, connections: int
+def wrk_script(
+    base: str,
+    requests: list[tuple[str, str]],
+    method: str,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
 ) -> dict[str, float]:
-    """Load ``url`` with POSTs of ``body``; requests/s, p50 and p99 in ms."""
+    """Load ``base`` with wrk, cycling through ``requests`` (path, body); rps, p50 and p99 in ms."""
+    lines = [f'wrk.method = "{method}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    lines.append("local reqs = {}")
+    for path, body in requests:
+        lines.append(
+            f"table.insert(reqs, wrk.format(nil, {json.dumps(path)}, nil, {json.dumps(body)}))"
+        )
+    lines.append("local i = 0")
+    lines.append("request = function() i = i % #reqs + 1; return reqs[i] end")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\n')
-        script.write(f"wrk.body = {json.dumps(body.decode())}\n")
-        for k, v in headers.items():
-            script.write(f'wrk.headers["{k}"] = "{v}"\n')
+        script.write("\n".join(lines) + "\n")
     threads = min(connections, 2)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, base],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     Path(script.name).unlink()
@@ -82,6 +94,16 @@ def wrk(
         "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "errors": float(non2xx.group(1)) if non2xx else 0.0,
     }
+
+
+def wrk(
+    url: str, body: bytes, headers: dict[str, str], seconds: int, connections: int
+) -> dict[str, float]:
+    """Load ``url`` with POSTs of ``body``."""
+    base, _, path = url.partition("//")[2].partition("/")
+    return wrk_script(
+        "http://" + base, [("/" + path, body.decode())], "POST", headers, seconds, connections
+    )
 
 
 def _ms(text: str) -> float:
@@ -105,6 +127,7 @@ def main() -> None:
             "ISOCDS_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "ISOCDS_AUDIT_HMAC_KEY": "bench-hmac-key-0123456789abcdef0123456789",
         }
+        upgrade(env["ISOCDS_DATABASE_URL"])
         with serve("api.main:create_app", env, free_port(), "/ready") as base:
             service = wrk(base + "/v1/assessments", body, headers, seconds, connections)
         with serve("bench.echo:create_echo", {}, free_port(), "/docs") as base:

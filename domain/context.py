@@ -134,7 +134,13 @@ class Context:
     """
 
     def __init__(
-        self, facts: Facts, as_of: date, jurisdiction: Jurisdiction, settings: EvaluationSettings
+        self,
+        facts: Facts,
+        as_of: date,
+        jurisdiction: Jurisdiction,
+        settings: EvaluationSettings,
+        *,
+        supply_from_dispensings: bool = False,
     ) -> None:
         self.facts = facts
         self.as_of = as_of
@@ -144,6 +150,7 @@ class Context:
         self.epoch = epoch_for(jurisdiction, as_of, settings)
         self.is_us = jurisdiction is Jurisdiction.US
         self.us_2026 = self.epoch == US_2026
+        self.supply_from_dispensings = supply_from_dispensings
         self._memo: dict[str, object] = {}
 
     def memo(self, key: str, compute: Callable[[Context], T]) -> T:

@@ -245,6 +245,7 @@ def evaluate(
     settings: EvaluationSettings | None = None,
     *,
     catalog: Catalog | None = None,
+    supply_from_dispensings: bool = False,
 ) -> Evaluation:
     """Evaluate ``facts`` on ``as_of`` in ``jurisdiction``.
 
@@ -255,6 +256,9 @@ def evaluate(
         settings: The deployment's clinical settings (default: the defaults of the settings
             table).
         catalog: A prebuilt catalogue for ``settings`` (default: built and cached).
+        supply_from_dispensings: Also judge the recorded dispensings against
+            ``prescription.supply-limit`` (a course's checklist); by default only a planned supply
+            is judged, so a past dispensing never blocks this month's prescription.
 
     Returns:
         The evaluation.
@@ -265,7 +269,9 @@ def evaluate(
     settings = settings or EvaluationSettings()
     validate_facts(facts, as_of, jurisdiction)
     catalog = catalog or build_catalog(settings)
-    ctx = Context(facts, as_of, jurisdiction, settings)
+    ctx = Context(
+        facts, as_of, jurisdiction, settings, supply_from_dispensings=supply_from_dispensings
+    )
     findings: list[Finding] = []
     for rule, variant in catalog.in_force(jurisdiction, as_of):
         outcome = variant.check.run(ctx)

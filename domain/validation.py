@@ -18,6 +18,8 @@ from domain.products import PRODUCTS
 from domain.vocab import Jurisdiction, MoodInstrument
 
 MAX_AGE_YEARS = 120
+EARLIEST = date(1900, 1, 1)  # evaluation dates outside these bounds are typing errors
+LATEST = date(2999, 12, 31)
 MAX_WEIGHT_KG = 400.0
 MOOD_MAX_TOTAL = {MoodInstrument.PHQ9: 27, MoodInstrument.PHQA: 27, MoodInstrument.PHQ2: 6}
 COUNSELLING_TOPICS = frozenset(
@@ -46,6 +48,9 @@ def validate_facts(facts: Facts, as_of: date, jurisdiction: Jurisdiction) -> Non
 
     def bad(path: str, reason: str) -> None:
         issues.append(InputIssue(path, reason))
+
+    if not EARLIEST <= as_of <= LATEST:
+        raise InputError([InputIssue("as_of", f"must be between {EARLIEST} and {LATEST}")])
 
     if facts.birth_date is not None:
         if facts.birth_date > as_of:

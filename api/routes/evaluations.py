@@ -6,8 +6,10 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
+from pydantic import BaseModel
 
-from api.deps import ServicesDep, json_response
+from api.answering import answer
+from api.deps import Services, ServicesDep
 from api.examples import ASSESSMENT_EXAMPLES, CHECKLIST_EXAMPLES, DOSING_EXAMPLES
 from api.problems import problem_responses
 from api.schemas.evaluation import (
@@ -27,7 +29,7 @@ from api.schemas.profile import PlanIn, ProfileIn, to_facts
 from api.security import Caller
 from domain.engine import Evaluation, evaluate
 from domain.facts import Acne
-from domain.vocab import RuleKind, Status
+from domain.vocab import RuleKind
 
 router = APIRouter(prefix="/v1", tags=["evaluations"])
 
@@ -35,7 +37,7 @@ router = APIRouter(prefix="/v1", tags=["evaluations"])
 # on the event loop without a thread hop. (Database work, when a route has any, runs in a worker
 # thread in one hop.)
 
-ERRORS = problem_responses(400, 401, 413, 415, 422, 500)
+ERRORS = problem_responses(400, 401, 409, 413, 415, 422, 500, 503)
 
 
 def profile_path(path: str) -> str:
@@ -54,7 +56,7 @@ def dosing_path(path: str) -> str:
     return "$." + path.removeprefix("plan.")
 
 
-def _evaluate(request: Request, services: ServicesDep, body: EvaluationRequest) -> Evaluation:
+def _evaluate(request: Request, services: Services, body: EvaluationRequest) -> Evaluation:
     request.state.input_path = profile_path
     facts = to_facts(
         body.profile,
@@ -63,15 +65,13 @@ def _evaluate(request: Request, services: ServicesDep, body: EvaluationRequest) 
         visit_date=body.visit_date,
         previous_visit_date=body.previous_visit_date,
     )
-    ev = evaluate(
+    return evaluate(
         facts,
         body.as_of or services.today(),
         body.jurisdiction,
         services.evaluation,
         catalog=services.catalog,
     )
-    request.state.rules_fired = [f.rule_id for f in ev.findings if f.status is Status.APPLIES]
-    return ev
 
 
 @router.post(
@@ -83,11 +83,16 @@ def _evaluate(request: Request, services: ServicesDep, body: EvaluationRequest) 
 async def create_assessment(
     request: Request,
     services: ServicesDep,
-    _: Caller,
+    caller: Caller,
     body: Annotated[AssessmentRequest, Body(openapi_examples=ASSESSMENT_EXAMPLES)],
 ) -> Response:
-    """Evaluate the profile on ``as_of`` in the jurisdiction (stateless)."""
-    return json_response(assessment_out(_evaluate(request, services, body)))
+    """Evaluate the profile on ``as_of`` in the jurisdiction (stateless; audited)."""
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        ev = _evaluate(request, services, body)
+        return ev, assessment_out(ev)
+
+    return await answer(services, request, caller, body, "/v1/assessments", compute)
 
 
 @router.post(
@@ -99,11 +104,16 @@ async def create_assessment(
 async def create_checklist(
     request: Request,
     services: ServicesDep,
-    _: Caller,
+    caller: Caller,
     body: Annotated[ChecklistRequest, Body(openapi_examples=CHECKLIST_EXAMPLES)],
 ) -> Response:
-    """The checklist items of the visit: state, window, codes and sources."""
-    return json_response(checklist_out(_evaluate(request, services, body)))
+    """The checklist items of the visit: state, window, codes and sources (audited)."""
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        ev = _evaluate(request, services, body)
+        return ev, checklist_out(ev)
+
+    return await answer(services, request, caller, body, "/v1/checklists", compute, decision=False)
 
 
 @router.post(
@@ -115,10 +125,10 @@ async def create_checklist(
 async def create_dosing_plan(
     request: Request,
     services: ServicesDep,
-    _: Caller,
+    caller: Caller,
     body: Annotated[DosingPlanRequest, Body(openapi_examples=DOSING_EXAMPLES)],
 ) -> Response:
-    """Range, maximum, capsule plan, cumulative progress and the dosing findings."""
+    """Range, maximum, capsule plan, cumulative progress and the dosing findings (audited)."""
     request.state.input_path = dosing_path
     plan = PlanIn(
         product=body.product,
@@ -142,23 +152,28 @@ async def create_dosing_plan(
         to_facts(profile, plan),
         acne=Acne(severity=body.acne_severity, scarring=body.scarring, truncal=body.truncal),
     )
-    ev = evaluate(
-        facts,
-        body.as_of or services.today(),
-        body.jurisdiction,
-        services.evaluation,
-        catalog=services.catalog,
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        ev = evaluate(
+            facts,
+            body.as_of or services.today(),
+            body.jurisdiction,
+            services.evaluation,
+            catalog=services.catalog,
+        )
+        dosing = [f for f in ev.findings if f.kind is RuleKind.DOSING]
+        out = DosingPlanResponse.model_validate(
+            {
+                "as_of": ev.as_of,
+                "jurisdiction": ev.jurisdiction,
+                "ruleset_version": ev.ruleset_version,
+                "catalogue_hash": ev.catalogue_hash,
+                "dosing": dosing_wire(ev.dosing),
+                "findings": [finding_wire(f) for f in dosing],
+            }
+        )
+        return ev, out
+
+    return await answer(
+        services, request, caller, body, "/v1/dosing-plans", compute, decision=False
     )
-    dosing = [f for f in ev.findings if f.kind is RuleKind.DOSING]
-    request.state.rules_fired = [f.rule_id for f in dosing if f.status is Status.APPLIES]
-    out = DosingPlanResponse.model_validate(
-        {
-            "as_of": ev.as_of,
-            "jurisdiction": ev.jurisdiction,
-            "ruleset_version": ev.ruleset_version,
-            "catalogue_hash": ev.catalogue_hash,
-            "dosing": dosing_wire(ev.dosing),
-            "findings": [finding_wire(f) for f in dosing],
-        }
-    )
-    return json_response(out)

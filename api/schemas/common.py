@@ -12,15 +12,21 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from domain import vocab as v
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates outside these bounds are typing errors, not clinical dates (and would overflow the
+# calendar arithmetic of the windows).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
 
 
 def _calendar_date(value: Any) -> Any:
     """Only ``YYYY-MM-DD`` strings (or dates): no timestamps, no times (RULES §0.5)."""
     if isinstance(value, datetime):
         raise ValueError("a calendar date (YYYY-MM-DD) without a time")
-    if isinstance(value, date):
-        return value
     if isinstance(value, str) and _ISO_DATE.match(value):
+        value = date.fromisoformat(value)
+    if isinstance(value, date):
+        if not MIN_DATE <= value <= MAX_DATE:
+            raise ValueError(f"a date between {MIN_DATE} and {MAX_DATE}")
         return value
     raise ValueError("a calendar date written YYYY-MM-DD")
 

@@ -332,7 +332,8 @@ def _window(ctx: Context, cat: ItemCategory, start: date, end: date, reminder: s
 class SupplyLimit:
     """``prescription.supply-limit``: at most 30 days' supply and no refills (RULES §9.1).
 
-    Evaluated only when a planned supply is given; never gating. US: every patient (the
+    Evaluated only when a planned supply is given (or, for a course's checklist, on the recorded
+    dispensings); never gating. US: every patient (the
     ``cannot-become-pregnant`` tier is a warning); EU/UK: can/unknown only.
     """
 
@@ -341,11 +342,16 @@ class SupplyLimit:
     def run(self, ctx: Context) -> Outcome:
         """Applies when the planned supply breaks the limit."""
         plan = ctx.facts.plan
-        if plan.planned_days_supply is None and plan.planned_refills is None:
+        dispensed = ctx.dispensings if ctx.supply_from_dispensings else ()
+        if plan.planned_days_supply is None and plan.planned_refills is None and not dispensed:
             return FALSE
         if not ctx.is_us and not ctx.ppp:
             return FALSE
-        broken: list[str] = []
+        broken = [
+            f"dispensing on {d.dispensed_on}: {d.days_supplied} days supplied (limit {self.max_days})"
+            for d in dispensed
+            if d.days_supplied > self.max_days
+        ]
         if plan.planned_days_supply is not None and plan.planned_days_supply > self.max_days:
             broken.append(f"planned supply {plan.planned_days_supply} days (limit {self.max_days})")
         if plan.planned_refills:

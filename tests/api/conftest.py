@@ -12,6 +12,8 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from api.settings import Settings
+from db.settings import DbSettings
+from tests.database import HMAC_KEY, sqlite_url
 
 KEY_ID = "ehr-test"
 SECRET = "s3cret-for-tests-0123456789"  # noqa: S105  # a test key
@@ -19,8 +21,17 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 def settings(**overrides: Any) -> Settings:
-    """Test settings: one API key, and anything overridden."""
-    values: dict[str, Any] = {"api_keys": SecretStr(f"{KEY_ID}:{SECRET}"), "timezone": "UTC"}
+    """Test settings: one API key, a migrated SQLite database, and anything overridden.
+
+    ``database_url=...`` is a shortcut for the database setting.
+    """
+    url = overrides.pop("database_url", None) or sqlite_url()
+    values: dict[str, Any] = {
+        "api_keys": SecretStr(f"{KEY_ID}:{SECRET}"),
+        "timezone": "UTC",
+        "audit_hmac_key": SecretStr(HMAC_KEY),
+        "db": DbSettings(database_url=SecretStr(url)),
+    }
     values.update(overrides)
     return Settings(**values)
 

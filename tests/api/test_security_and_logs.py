@@ -342,7 +342,7 @@ def test_the_log_names_the_route_template_never_the_raw_path(
     r = client.get("/v1/rules?kind=interaction&jurisdiction=US", headers=AUTH)
     assert r.status_code == 200
     r = client.get("/v1/courses?patient_ref=P-98765", headers=AUTH)
-    assert r.status_code == 404
+    assert r.status_code == 200
 
     lines = capture.requests()
     assert [(x["route"], x["status"]) for x in lines[:3]] == [
@@ -350,8 +350,7 @@ def test_the_log_names_the_route_template_never_the_raw_path(
         ("/v1/rules/{rule_id}", 404),
         ("/v1/rules", 200),
     ]
-    assert lines[3]["status"] == 404
-    assert lines[3]["route"] != "/v1/courses"
+    assert (lines[3]["route"], lines[3]["status"]) == ("/v1/courses", 200)
     everything = capture.everything()
     for raw in (
         "interaction.tetracyclines",

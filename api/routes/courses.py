@@ -1,0 +1,574 @@
+"""Treatment courses: ``/v1/courses`` and their events, checklist, assessments and timeline.
+
+Writes are plain ``def`` routes (one transaction each, in FastAPI's threadpool) and accept an
+``Idempotency-Key``. The checklist, assessment and timeline are evaluations: audited before they
+are answered.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.answering import answer
+from api.database import db_call, run_write, transaction
+from api.deps import Services, ServicesDep, json_response
+from api.history import history_of
+from api.problems import ProblemError, problem_responses
+from api.routes.evaluations import profile_path
+from api.schemas.common import CalendarDate, Wire
+from api.schemas.courses import (
+    EVENT_MODELS,
+    CourseAssessmentRequest,
+    CourseChecklistOut,
+    CourseCreate,
+    CourseList,
+    CourseOut,
+    CoursePatch,
+    EventList,
+    EventOut,
+    Timeline,
+    TimelineEntry,
+    event_date,
+)
+from api.schemas.evaluation import (
+    AssessmentOut,
+    assessment_out,
+    checklist_wire,
+    dosing_wire,
+    finding_wire,
+)
+from api.schemas.profile import LabIn, to_facts
+from api.security import Caller
+from db.repositories import CourseRepository
+from db.tables import Course, CourseEvent
+from domain import facts as f
+from domain.course import CourseHistory, CourseStatus, history_facts
+from domain.engine import Evaluation, evaluate
+from domain.errors import InputError, InputIssue
+from domain.validation import validate_facts
+from domain.vocab import ItemCategory, ItemState, Jurisdiction, RuleKind, Status
+
+router = APIRouter(prefix="/v1", tags=["courses"])
+
+WRITE_ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 500, 503)
+READ_ERRORS = problem_responses(401, 404, 422, 500, 503)
+CourseId = Annotated[str, Path(description="The course ID.", max_length=36)]
+AsOf = Annotated[
+    CalendarDate | None,
+    Query(description="The date to evaluate for (default: today in `ISOCDS_TIMEZONE`)."),
+]
+
+
+def etag(course: Course) -> str:
+    """The course's ETag: its quoted version."""
+    return f'"{course.version}"'
+
+
+def _not_found(course_id: str) -> ProblemError:
+    return ProblemError(
+        404, f"no course {course_id}", slug="course-not-found", title="Course not found"
+    )
+
+
+def _load(session: Session, course_id: str, *, lock: bool = False) -> Course:
+    course = CourseRepository(session).get(course_id, lock=lock)
+    if course is None:
+        raise _not_found(course_id)
+    return course
+
+
+def _not_after_today(services: Services, when: date | None, path: str) -> None:
+    if when is not None and when > services.today():
+        raise InputError([InputIssue(path, f"{when} is after today ({services.today()})")])
+
+
+def _course_response(course: Course, status: int = 200) -> Response:
+    headers = {"ETag": etag(course), "Location": f"/v1/courses/{course.id}"}
+    return json_response(CourseOut.from_row(course), status, headers)
+
+
+@router.post(
+    "/courses",
+    status_code=201,
+    summary="Create a course",
+    response_model=CourseOut,
+    responses=problem_responses(400, 401, 409, 413, 415, 422, 500, 503),
+)
+async def create_course(
+    request: Request,
+    services: ServicesDep,
+    caller: Caller,
+    body: CourseCreate,
+) -> Response:
+    """A new course for a patient (`planned`, or `active` when a start date is given)."""
+    request.state.input_path = lambda p: "$." + p
+    _not_after_today(services, body.start_date, "start_date")
+
+    def work(session: Session) -> Response:
+        now = datetime.now(UTC)
+        course = Course(
+            id=str(uuid4()),
+            patient_ref=body.patient_ref,
+            jurisdiction=body.jurisdiction.value,
+            product=None if body.product is None else body.product.value,
+            start_date=body.start_date,
+            weight_at_start_kg=body.weight_at_start_kg,
+            target_cumulative_mg_per_kg=body.target_cumulative_mg_per_kg,
+            status=(CourseStatus.ACTIVE if body.start_date else CourseStatus.PLANNED).value,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            created_by=caller,
+        )
+        CourseRepository(session).add(course)
+        return _course_response(course, 201)
+
+    return await db_call(services, run_write, services, request, caller, body, work)
+
+
+@router.get(
+    "/courses",
+    summary="A patient's courses",
+    response_model=CourseList,
+    responses=problem_responses(401, 422, 500, 503),
+)
+async def list_courses(
+    services: ServicesDep,
+    _: Caller,
+    patient_ref: Annotated[
+        str, Query(min_length=1, max_length=200, description="The EHR's patient ID.")
+    ],
+) -> Response:
+    """The courses of a patient, oldest first."""
+
+    def read() -> list[Course]:
+        with transaction(services, write=False) as session:
+            return CourseRepository(session).by_patient(patient_ref)
+
+    courses = await db_call(services, read)
+    return json_response(CourseList(courses=[CourseOut.from_row(c) for c in courses]))
+
+
+@router.get(
+    "/courses/{course_id}", summary="A course", response_model=CourseOut, responses=READ_ERRORS
+)
+async def get_course(services: ServicesDep, _: Caller, course_id: CourseId) -> Response:
+    """The course, with its `ETag`."""
+
+    def read() -> Course:
+        with transaction(services, write=False) as session:
+            return _load(session, course_id)
+
+    return _course_response(await db_call(services, read))
+
+
+@router.patch(
+    "/courses/{course_id}",
+    summary="Start, complete or stop a course; correct its fields",
+    response_model=CourseOut,
+    responses=problem_responses(400, 401, 404, 412, 413, 415, 422, 428, 500, 503),
+)
+async def patch_course(
+    request: Request,
+    services: ServicesDep,
+    _: Caller,
+    course_id: CourseId,
+    body: CoursePatch,
+    if_match: Annotated[
+        str | None,
+        Header(description="The course's current ETag (required): a stale one gets 412."),
+    ] = None,
+) -> Response:
+    """Change the course's status (planned → active; planned or active → completed or stopped)."""
+    request.state.input_path = lambda p: "$." + p
+    if if_match is None:
+        raise ProblemError(428, "send If-Match with the course's ETag")
+    _not_after_today(services, body.date, "date")
+    expected = if_match.strip()
+
+    def write() -> Course:
+        with transaction(services) as session:
+            repo = CourseRepository(session)
+            course = _load(session, course_id, lock=True)
+            if expected != etag(course):  # If-Match compares strongly (RFC 9110)
+                raise ProblemError(412, f"the course has changed: its ETag is now {etag(course)}")
+            changes = _changes(course, body, repo.events(course_id))
+            changes["updated_at"] = datetime.now(UTC)
+            if not repo.update(course_id, course.version, changes):
+                raise ProblemError(412, "the course changed while this request was being handled")
+            return _load(session, course_id)
+
+    return _course_response(await db_call(services, write))
+
+
+def _changes(course: Course, body: CoursePatch, events: list[CourseEvent]) -> dict[str, Any]:
+    """The column changes of a patch, with the status transitions checked."""
+    changes: dict[str, Any] = {}
+    for name in ("product", "weight_at_start_kg", "target_cumulative_mg_per_kg"):
+        value = getattr(body, name)
+        if value is not None:
+            changes[name] = getattr(value, "value", value)
+    status = CourseStatus(course.status)
+    if body.status is None:
+        return changes
+    target = CourseStatus(body.status)
+    if status in (CourseStatus.COMPLETED, CourseStatus.STOPPED):
+        raise _bad("status", f"a {status.value} course cannot change its status")
+    if target is CourseStatus.ACTIVE:
+        if status is CourseStatus.ACTIVE:
+            raise _bad("status", "the course is already active")
+        dispensed = [e.event_date for e in events if e.kind == "dispensing"]
+        start = body.date or course.start_date or (min(dispensed) if dispensed else None)
+        if start is None:
+            raise _bad("date", "starting a course needs its first dose date")
+        changes.update(status=target.value, start_date=start)
+        return changes
+    if body.date is None:
+        raise _bad("date", f"a {target.value} course needs the date of its last dose")
+    if course.start_date is not None and body.date < course.start_date:
+        raise _bad("date", f"the last dose cannot precede the start {course.start_date}")
+    if target is CourseStatus.STOPPED and not body.stop_reason:
+        raise _bad("stop_reason", "stopping a course needs a reason")
+    changes.update(status=target.value, end_date=body.date, stop_reason=body.stop_reason)
+    return changes
+
+
+def _bad(path: str, reason: str) -> InputError:
+    return InputError([InputIssue(path, reason)])
+
+
+def _check_record(kind: str, body: Wire, course: Course) -> None:
+    """The domain's checks on one record (units, ranges), with paths into the event body."""
+    jurisdiction = Jurisdiction(course.jurisdiction)
+    if isinstance(body, LabIn):
+        facts = f.Facts(labs=(f.LabResult(**body.model_dump()),))
+        try:
+            validate_facts(facts, body.collected_on, jurisdiction)
+        except InputError as exc:
+            raise InputError(
+                [InputIssue(i.path.removeprefix("labs[0]."), i.reason) for i in exc.issues]
+            ) from None
+    if kind == "dispensing" and course.start_date is not None:
+        when = event_date(kind, body)
+        if when < course.start_date:
+            raise _bad("dispensed_on", f"{when} is before the course's start {course.start_date}")
+
+
+def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
+    async def append(
+        request: Request,
+        services: ServicesDep,
+        caller: Caller,
+        course_id: CourseId,
+        body: Annotated[model, Body()],  # type: ignore[valid-type]  # one route per event model
+    ) -> Response:
+        request.state.input_path = lambda p: "$." + p
+        record: Wire = body
+        when = event_date(kind, record)
+        _not_after_today(services, when, _date_field(kind, body))
+
+        def work(session: Session) -> Response:
+            repo = CourseRepository(session)
+            course = _load(session, course_id, lock=True)  # appends to one course queue here
+            _check_record(kind, body, course)
+            event = CourseEvent(
+                course_id=course_id,
+                kind=kind,
+                event_date=when,
+                data=record.model_dump(mode="json"),
+                created_at=datetime.now(UTC),
+                created_by=caller,
+            )
+            repo.add_event(event)
+            if kind == "dispensing" and course.status == CourseStatus.PLANNED.value:
+                repo.update(
+                    course_id,
+                    course.version,
+                    {
+                        "status": CourseStatus.ACTIVE.value,
+                        "start_date": course.start_date or when,
+                        "updated_at": datetime.now(UTC),
+                    },
+                )
+            headers = {"Location": f"/v1/courses/{course_id}/events/{event.id}"}
+            return json_response(EventOut.from_row(event), 201, headers)
+
+        return await db_call(services, run_write, services, request, caller, body, work)
+
+    append.__name__ = f"append_{kind.replace('-', '_')}"
+    router.add_api_route(
+        f"/courses/{{course_id}}/{path}",
+        append,
+        methods=["POST"],
+        status_code=201,
+        summary=summary,
+        response_model=EventOut,
+        responses=WRITE_ERRORS,
+    )
+
+
+def _date_field(kind: str, body: Wire) -> str:
+    names = {
+        "visit": "visit_date",
+        "dispensing": "dispensed_on",
+        "lab": "collected_on",
+        "pregnancy-test": "specimen_date",
+        "counselling": "given_on",
+        "documentation": "recorded_on",
+        "pregnancy-potential": "recorded_on",
+    }
+    if kind in names:
+        return names[kind]
+    return "confirmed_on" if getattr(body, "confirmed_on", None) else "start_date"
+
+
+for _kind, _route_path, _route_summary in (
+    ("visit", "visits", "Record a visit (weight, mood screen, symptoms)"),
+    ("dispensing", "dispensings", "Record a dispensing"),
+    ("lab", "labs", "Record a lab result"),
+    ("pregnancy-test", "pregnancy-tests", "Record a pregnancy test"),
+    ("contraception", "contraception", "Record a contraception method or its confirmation"),
+    ("counselling", "counselling", "Record counselling given"),
+    ("documentation", "documentation", "Record iPLEDGE steps and signed forms"),
+    ("pregnancy-potential", "pregnancy-potential", "Record the pregnancy-potential category"),
+):
+    _event_route(_kind, _route_path, EVENT_MODELS[_kind], _route_summary)
+
+
+@router.get(
+    "/courses/{course_id}/events",
+    summary="A course's events",
+    response_model=EventList,
+    responses=READ_ERRORS,
+)
+async def list_events(services: ServicesDep, _: Caller, course_id: CourseId) -> Response:
+    """Every event, by date, then in the order recorded."""
+
+    def read() -> list[CourseEvent]:
+        with transaction(services, write=False) as session:
+            _load(session, course_id)
+            return CourseRepository(session).events(course_id)
+
+    events = await db_call(services, read)
+    return json_response(EventList(events=[EventOut.from_row(e) for e in events]))
+
+
+def _history(services: Services, course_id: str) -> CourseHistory:
+    with transaction(services, write=False) as session:
+        course = _load(session, course_id)
+        return history_of(course, CourseRepository(session).events(course_id))
+
+
+def _course_checklist(
+    services: Services, course_id: str, history: CourseHistory, on: date
+) -> tuple[Evaluation, CourseChecklistOut]:
+    ev = evaluate(
+        history_facts(history, on),
+        on,
+        history.jurisdiction,
+        services.evaluation,
+        catalog=services.catalog,
+        supply_from_dispensings=True,
+    )
+    findings = [finding_wire(x) for x in ev.findings]
+    checklist = [checklist_wire(x) for x in findings if x["item"] is not None]
+    window = next((c for c in checklist if c["rule_id"] == "prescription.window"), None)
+    out = CourseChecklistOut.model_validate(
+        {
+            "as_of": ev.as_of,
+            "jurisdiction": ev.jurisdiction,
+            "epoch": ev.epoch,
+            "lab_profile": ev.lab_profile,
+            "visit_type": ev.visit_type,
+            "ruleset_version": ev.ruleset_version,
+            "catalogue_hash": ev.catalogue_hash,
+            "course_id": course_id,
+            "checklist": checklist,
+            "cumulative": dosing_wire(ev.dosing)["cumulative"],
+            "prescription_window": window,
+            "pregnancy_tests_due": [
+                c
+                for c in checklist
+                if c["category"] is ItemCategory.PREGNANCY_TEST
+                and c["state"] in (ItemState.DUE, ItemState.OVERDUE)
+            ],
+            "lab_findings": [x for x in findings if x["kind"] is RuleKind.LAB],
+            "supply_limit": [x for x in findings if x["rule_id"] == "prescription.supply-limit"],
+            "not_assessed": [
+                {"rule_id": x.rule_id, "missing": x.missing}
+                for x in ev.findings
+                if x.status is Status.UNKNOWN
+            ],
+        }
+    )
+    return ev, out
+
+
+@router.get(
+    "/courses/{course_id}/checklist",
+    summary="The course's checklist from its stored history (no decision)",
+    response_model=CourseChecklistOut,
+    responses=READ_ERRORS,
+)
+async def course_checklist(
+    request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
+) -> Response:
+    """Checklist, cumulative dose, prescription window, tests due, lab and supply findings (audited)."""
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        history = await db_call(services, _history, services, course_id)
+        return _course_checklist(services, course_id, history, as_of or services.today())
+
+    return await answer(
+        services,
+        request,
+        caller,
+        None,
+        "/v1/courses/{course_id}/checklist",
+        compute,
+        decision=False,
+        course_id=course_id,
+    )
+
+
+@router.post(
+    "/courses/{course_id}/assessments",
+    summary="Assess current facts together with the course's history",
+    response_model=AssessmentOut,
+    responses=WRITE_ERRORS,
+)
+async def course_assessment(
+    request: Request,
+    services: ServicesDep,
+    caller: Caller,
+    course_id: CourseId,
+    body: CourseAssessmentRequest,
+) -> Response:
+    """The decision on the merged facts (stored records win for the course's own records; audited)."""
+    request.state.input_path = profile_path
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        history = await db_call(services, _history, services, course_id)
+        on = body.as_of or services.today()
+        current = to_facts(
+            body.profile,
+            body.plan,
+            visit_type=body.visit_type,
+            visit_date=body.visit_date,
+            previous_visit_date=body.previous_visit_date,
+        )
+        ev = evaluate(
+            history_facts(history, on, current),
+            on,
+            history.jurisdiction,
+            services.evaluation,
+            catalog=services.catalog,
+        )
+        return ev, assessment_out(ev)
+
+    return await answer(
+        services,
+        request,
+        caller,
+        body,
+        "/v1/courses/{course_id}/assessments",
+        compute,
+        course_id=course_id,
+    )
+
+
+@router.get(
+    "/courses/{course_id}/timeline",
+    summary="The course as an ordered list of what happened and what is scheduled",
+    response_model=Timeline,
+    responses=READ_ERRORS,
+)
+async def course_timeline(
+    request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
+) -> Response:
+    """Recorded events, the items due or overdue with their dates, and the projected end (audited)."""
+
+    async def compute() -> tuple[Evaluation, BaseModel]:
+        def load() -> tuple[CourseHistory, list[CourseEvent]]:
+            with transaction(services, write=False) as session:
+                course = _load(session, course_id)
+                events = CourseRepository(session).events(course_id)
+                return history_of(course, events), events
+
+        history, events = await db_call(services, load)
+        on = as_of or services.today()
+        ev, checklist = _course_checklist(services, course_id, history, on)
+        return ev, _timeline(course_id, on, events, checklist)
+
+    return await answer(
+        services,
+        request,
+        caller,
+        None,
+        "/v1/courses/{course_id}/timeline",
+        compute,
+        decision=False,
+        course_id=course_id,
+    )
+
+
+def _summary(e: CourseEvent) -> str:
+    d = e.data
+    match e.kind:
+        case "dispensing":
+            return f"dispensed {d['mg_per_day']:g} mg/day for {d['days_supplied']} days"
+        case "lab":
+            return f"lab {d['loinc']}: {d['value']:g} {d['unit']}"
+        case "pregnancy-test":
+            return f"pregnancy test {d['result']} ({d['setting']})"
+        case "contraception":
+            return f"contraception {d['method']}"
+        case "counselling":
+            return f"counselling {d['topic']}"
+        case "documentation":
+            return f"documentation {d['kind']}"
+        case "pregnancy-potential":
+            return f"pregnancy potential: {d['category']}"
+        case _:
+            return "visit"
+
+
+def _timeline(
+    course_id: str, on: date, events: list[CourseEvent], checklist: CourseChecklistOut
+) -> Timeline:
+    entries = [
+        TimelineEntry(on=e.event_date, type="event", kind=e.kind, summary=_summary(e))
+        for e in events
+    ]
+    for item in checklist.checklist:
+        if item.state in (ItemState.DUE, ItemState.OVERDUE):
+            entries.append(
+                TimelineEntry(
+                    on=item.due_from,
+                    type="scheduled",
+                    kind=item.rule_id,
+                    summary=item.title,
+                    due_by=item.due_by,
+                    state=item.state.value,
+                )
+            )
+    c = checklist.cumulative
+    if c is not None and c.days_remaining is not None:
+        end = on.toordinal() + int(c.days_remaining.low)
+        entries.append(
+            TimelineEntry(
+                on=date.fromordinal(end),
+                type="projection",
+                kind="dosing.cumulative-target",
+                summary=(
+                    f"cumulative target {c.target_mg_per_kg.low:g} mg/kg reached at "
+                    f"{c.daily_mg or 0:g} mg/day"
+                ),
+            )
+        )
+    entries.sort(key=lambda x: (x.on is None, x.on or date.max, x.type))
+    return Timeline(course_id=course_id, as_of=on, entries=entries)

@@ -1,0 +1,374 @@
+"""Treatment courses on the wire: the course, its events, its checklist, timeline and audit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas.common import CalendarDate, Wire
+from api.schemas.evaluation import (
+    ChecklistEntry,
+    CumulativeOut,
+    EvaluationContext,
+    FindingOut,
+    NotAssessedOut,
+)
+from api.schemas.profile import (
+    ContraceptionIn,
+    CounsellingIn,
+    DispensingIn,
+    LabIn,
+    PlanIn,
+    PregnancyTestIn,
+    ProfileIn,
+    WeightIn,
+)
+from db.tables import Course, CourseEvent
+from domain.course import CourseStatus
+from domain.vocab import (
+    CannotReason,
+    Jurisdiction,
+    MoodInstrument,
+    PregnancyPotential,
+    Product,
+    Symptom,
+    VisitType,
+)
+
+
+class CourseCreate(Wire):
+    """A new course. It is `planned` until it starts (a start date, or its first dispensing)."""
+
+    patient_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^\S(.*\S)?$",
+        description="The EHR's patient ID, opaque: no names or other identifiers.",
+    )
+    jurisdiction: Jurisdiction = Field(
+        description="The jurisdiction of every evaluation of this course."
+    )
+    product: Product | None = Field(default=None, description="The product.")
+    start_date: CalendarDate | None = Field(
+        default=None, description="First dose; given, the course is `active`."
+    )
+    weight_at_start_kg: float | None = Field(
+        default=None,
+        gt=0,
+        le=400,
+        description="Weight at the start, kg (cumulative mg/kg uses it).",
+    )
+    target_cumulative_mg_per_kg: float | None = Field(
+        default=None, gt=0, le=500, description="Cumulative target (default 120–150 mg/kg)."
+    )
+
+
+class CoursePatch(Wire):
+    """A status change (start, complete, stop with reason) and/or corrected course fields.
+
+    Send `If-Match` with the course's ETag: a stale version gets 412.
+    """
+
+    status: Literal["active", "completed", "stopped"] | None = Field(
+        default=None, description="`active` (start), `completed` or `stopped` (with `stop_reason`)."
+    )
+    date: CalendarDate | None = Field(
+        default=None,
+        description="Start date (to `active`), or the last dose (to `completed`/`stopped`).",
+    )
+    stop_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why the course was stopped (required to stop).",
+    )
+    product: Product | None = Field(default=None, description="Corrected product.")
+    weight_at_start_kg: float | None = Field(
+        default=None, gt=0, le=400, description="Corrected weight at the start, kg."
+    )
+    target_cumulative_mg_per_kg: float | None = Field(
+        default=None, gt=0, le=500, description="Corrected cumulative target."
+    )
+
+
+class CourseOut(Wire):
+    """A course."""
+
+    id: str = Field(description="Course ID.")
+    patient_ref: str = Field(description="The EHR's patient ID.")
+    jurisdiction: Jurisdiction = Field(description="Jurisdiction.")
+    product: Product | None = Field(default=None, description="Product.")
+    start_date: date | None = Field(default=None, description="First dose.")
+    weight_at_start_kg: float | None = Field(default=None, description="Weight at the start, kg.")
+    target_cumulative_mg_per_kg: float | None = Field(
+        default=None, description="Cumulative target."
+    )
+    status: CourseStatus = Field(description="`planned`, `active`, `completed` or `stopped`.")
+    stop_reason: str | None = Field(default=None, description="Why it was stopped.")
+    end_date: date | None = Field(
+        default=None, description="Last dose of a completed or stopped course."
+    )
+    version: int = Field(description="Version; the ETag is its quoted value.")
+    created_at: datetime = Field(description="When it was created.")
+    updated_at: datetime = Field(description="When it last changed.")
+
+    @classmethod
+    def from_row(cls, c: Course) -> CourseOut:
+        """The wire form of a stored course."""
+        return cls.model_validate(
+            {
+                "id": c.id,
+                "patient_ref": c.patient_ref,
+                "jurisdiction": c.jurisdiction,
+                "product": c.product,
+                "start_date": c.start_date,
+                "weight_at_start_kg": c.weight_at_start_kg,
+                "target_cumulative_mg_per_kg": c.target_cumulative_mg_per_kg,
+                "status": c.status,
+                "stop_reason": c.stop_reason,
+                "end_date": c.end_date,
+                "version": c.version,
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+            }
+        )
+
+
+class CourseList(Wire):
+    """The courses of a patient."""
+
+    courses: list[CourseOut] = Field(description="Oldest first.")
+
+
+class VisitMoodScreen(Wire):
+    """A mood screen done at the visit."""
+
+    instrument: MoodInstrument = Field(description="The instrument.")
+    total: int = Field(ge=0, le=27, description="Total score (PHQ-2: 0–6).")
+    item_9: int | None = Field(default=None, ge=0, le=3, description="PHQ-9/PHQ-A item 9.")
+
+
+class VisitIn(Wire):
+    """A visit: weight, mood screen, symptoms asked."""
+
+    visit_date: CalendarDate = Field(description="The visit date.")
+    weight: WeightIn | None = Field(
+        default=None, description="Weight measured (its date is the visit's)."
+    )
+    mood_screen: VisitMoodScreen | None = Field(default=None, description="Mood screen done.")
+    reported_symptoms: list[Symptom] | None = Field(
+        default=None,
+        max_length=50,
+        description="Symptoms reported; `[]` asked, none; absent not asked.",
+    )
+    sexual_function_assessed: bool = Field(
+        default=False, description="UK: sexual function was assessed."
+    )
+
+
+class DocumentationIn(Wire):
+    """A documentation step: iPLEDGE enrolment or monthly confirmation, or a signed form."""
+
+    kind: Literal[
+        "rems-enrolment",
+        "rems-monthly-confirmation",
+        "uk-arf-2023",
+        "uk-arf-2026",
+        "eu-acknowledgement",
+    ] = Field(description="The step or form.")
+    recorded_on: CalendarDate = Field(description="Date recorded or signed.")
+
+
+class PregnancyPotentialEventIn(Wire):
+    """The pregnancy-potential category from a date on (it can change during a course)."""
+
+    recorded_on: CalendarDate = Field(
+        description="Date recorded; the latest as of `as_of` applies."
+    )
+    category: PregnancyPotential = Field(description="The attested category.")
+    reason: CannotReason | None = Field(
+        default=None, description="Reason for `cannot-become-pregnant`."
+    )
+
+
+EVENT_MODELS: dict[str, type[Wire]] = {
+    "visit": VisitIn,
+    "dispensing": DispensingIn,
+    "lab": LabIn,
+    "pregnancy-test": PregnancyTestIn,
+    "contraception": ContraceptionIn,
+    "counselling": CounsellingIn,
+    "documentation": DocumentationIn,
+    "pregnancy-potential": PregnancyPotentialEventIn,
+}
+
+
+def event_date(kind: str, body: Wire) -> date:
+    """The date an event is filed under."""
+    field = {
+        "visit": "visit_date",
+        "dispensing": "dispensed_on",
+        "lab": "collected_on",
+        "pregnancy-test": "specimen_date",
+        "counselling": "given_on",
+        "documentation": "recorded_on",
+        "pregnancy-potential": "recorded_on",
+    }.get(kind)
+    if field is not None:
+        value: date = getattr(body, field)
+        return value
+    assert isinstance(body, ContraceptionIn)  # noqa: S101  # the remaining kind
+    return body.confirmed_on or body.start_date
+
+
+class EventOut(Wire):
+    """An event recorded on a course."""
+
+    id: int = Field(description="Event ID.")
+    course_id: str = Field(description="Course ID.")
+    kind: Literal[
+        "visit",
+        "dispensing",
+        "lab",
+        "pregnancy-test",
+        "contraception",
+        "counselling",
+        "documentation",
+        "pregnancy-potential",
+    ] = Field(description="What it records.")
+    event_date: date = Field(description="Its date.")
+    data: dict[str, Any] = Field(description="The record as sent (validated).")
+    created_at: datetime = Field(description="When it was recorded.")
+
+    @classmethod
+    def from_row(cls, e: CourseEvent) -> EventOut:
+        """The wire form of a stored event."""
+        return cls.model_validate(
+            {
+                "id": e.id,
+                "course_id": e.course_id,
+                "kind": e.kind,
+                "event_date": e.event_date,
+                "data": e.data,
+                "created_at": e.created_at,
+            }
+        )
+
+
+class EventList(Wire):
+    """A course's events."""
+
+    events: list[EventOut] = Field(description="By date, then in the order recorded.")
+
+
+class CourseChecklistOut(EvaluationContext):
+    """What the stored history alone can tell: no decision."""
+
+    course_id: str = Field(description="Course ID.")
+    checklist: list[ChecklistEntry] = Field(
+        description="The monitoring checklist for the visit on `as_of`."
+    )
+    cumulative: CumulativeOut | None = Field(
+        default=None,
+        description="Cumulative dose so far, remaining and projected days (null without a weight).",
+    )
+    prescription_window: ChecklistEntry | None = Field(
+        default=None, description="The prescription window, when one applies."
+    )
+    pregnancy_tests_due: list[ChecklistEntry] = Field(description="Pregnancy tests due or overdue.")
+    lab_findings: list[FindingOut] = Field(description="`lab.*` findings, `lab.stale` included.")
+    supply_limit: list[FindingOut] = Field(
+        description="`prescription.supply-limit` for stored dispensings."
+    )
+    not_assessed: list[NotAssessedOut] = Field(
+        description="Rules that need facts the course does not store (medications, allergies, conditions, breastfeeding…), with the inputs they lack."
+    )
+
+
+class CourseAssessmentRequest(Wire):
+    """Current facts, merged with the course's history (the course's stored records win)."""
+
+    as_of: CalendarDate | None = Field(
+        default=None, description="Evaluation date (default: today in `ISOCDS_TIMEZONE`)."
+    )
+    visit_type: VisitType | None = Field(
+        default=None, description="Default: from the course's status and dates."
+    )
+    visit_date: CalendarDate | None = Field(
+        default=None, description="Visit date (default `as_of`)."
+    )
+    previous_visit_date: CalendarDate | None = Field(
+        default=None,
+        description="Previous visit (default: the latest stored visit before `as_of`).",
+    )
+    profile: ProfileIn = Field(
+        default_factory=ProfileIn,
+        description="Current facts the course does not store (medications, allergies, conditions, breastfeeding, acne…).",
+    )
+    plan: PlanIn = Field(
+        default_factory=PlanIn,
+        description="This visit's plan (dose, supply); product from the course.",
+    )
+
+
+class TimelineEntry(Wire):
+    """Something that happened, or is scheduled, on a date."""
+
+    on: date | None = Field(
+        default=None,
+        description="The date (a scheduled item: when it falls due; null when not yet known).",
+    )
+    type: Literal["event", "scheduled", "projection"] = Field(
+        description="`event`: recorded; `scheduled`: a checklist item not done; `projection`: the projected end."
+    )
+    kind: str = Field(description="The event kind, or the checklist rule ID.")
+    summary: str = Field(description="In words.")
+    due_by: date | None = Field(
+        default=None, description="Scheduled items: last day of the window."
+    )
+    state: str | None = Field(default=None, description="Scheduled items: `due` or `overdue`.")
+
+
+class Timeline(Wire):
+    """A course as an ordered list of what happened and what is scheduled."""
+
+    course_id: str = Field(description="Course ID.")
+    as_of: date = Field(description="The date scheduled items were computed for.")
+    entries: list[TimelineEntry] = Field(description="By date; undated scheduled items last.")
+
+
+class AuditOut(Wire):
+    """An audit record of an answered evaluation."""
+
+    id: int = Field(description="Record ID.")
+    recorded_at: datetime = Field(description="When it was committed (UTC).")
+    request_id: str = Field(description="The request ID.")
+    caller: str = Field(description="API key ID, or the JWT `iss` of a CDS Hooks call.")
+    endpoint: str = Field(description="The route template or CDS service.")
+    course_id: str | None = Field(default=None, description="The course, for course routes.")
+    hook_instance: str | None = Field(default=None, description="The CDS Hooks `hookInstance`.")
+    as_of: date = Field(description="Evaluation date.")
+    jurisdiction: Jurisdiction = Field(description="Jurisdiction.")
+    epoch: str = Field(description="Epoch.")
+    ruleset_version: str = Field(description="Rule-set version.")
+    catalogue_hash: str = Field(description="Catalogue hash.")
+    decision: str | None = Field(
+        default=None, description="The decision (null for checklists and dosing plans)."
+    )
+    findings: list[dict[str, Any]] = Field(
+        description="Each finding's rule ID, version, variant and status."
+    )
+    input_hmac: str = Field(
+        description="HMAC-SHA-256 of the canonical input, keyed with `ISOCDS_AUDIT_HMAC_KEY`."
+    )
+
+
+class AuditList(Wire):
+    """Audit records, oldest first."""
+
+    records: list[AuditOut] = Field(description="The records.")
+    next_after_id: int | None = Field(
+        default=None, description="Pass as `after_id` for the next page (null: last page)."
+    )

@@ -1,0 +1,198 @@
+"""Repositories: all queries live here. They may ``flush()`` but never ``commit()``: the
+transaction belongs to the request (style.md §6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from db.tables import AuditRecord, Course, CourseEvent, IdempotencyKey
+
+IN_FLIGHT = "in-flight"
+COMPLETED = "completed"
+
+
+class CourseRepository:
+    """Courses and their events."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, course: Course) -> Course:
+        """Insert a course."""
+        self.session.add(course)
+        self.session.flush()
+        return course
+
+    def get(self, course_id: str, *, lock: bool = False) -> Course | None:
+        """The course, or ``None``; ``lock`` holds its row until the transaction ends
+        (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway)."""
+        return self.session.get(Course, course_id, with_for_update=lock or None)
+
+    def by_patient(self, patient_ref: str) -> list[Course]:
+        """The courses of a patient, oldest first."""
+        query = (
+            select(Course)
+            .where(col(Course.patient_ref) == patient_ref)
+            .order_by(col(Course.created_at))
+        )
+        return list(self.session.scalars(query))
+
+    def update(self, course_id: str, expected_version: int, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` if the course is still at ``expected_version`` (then version + 1)."""
+        result = self.session.execute(
+            update(Course)
+            .where(col(Course.id) == course_id, col(Course.version) == expected_version)
+            .values(**changes, version=expected_version + 1)
+        )
+        self.session.expire_all()
+        return bool(getattr(result, "rowcount", 0))
+
+    def start_if_planned(self, course_id: str, start: date, now: datetime) -> None:
+        """The first dispensing of a planned course sets its start date (atomic)."""
+        self.session.execute(
+            update(Course)
+            .where(col(Course.id) == course_id, col(Course.start_date).is_(None))
+            .values(start_date=start, updated_at=now)
+        )
+
+    def add_event(self, event: CourseEvent) -> CourseEvent:
+        """Append an event."""
+        self.session.add(event)
+        self.session.flush()
+        return event
+
+    def events(self, course_id: str) -> list[CourseEvent]:
+        """The course's events by date, then in the order recorded."""
+        query = (
+            select(CourseEvent)
+            .where(col(CourseEvent.course_id) == course_id)
+            .order_by(col(CourseEvent.event_date), col(CourseEvent.id))
+        )
+        return list(self.session.scalars(query))
+
+
+class AuditRepository:
+    """The audit trail."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert audit records."""
+        if rows:
+            self.session.execute(insert(AuditRecord), rows)
+
+    def find(
+        self,
+        *,
+        course_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Audit records, oldest first, filtered."""
+        query = select(AuditRecord).order_by(col(AuditRecord.id)).limit(limit)
+        if course_id is not None:
+            query = query.where(col(AuditRecord.course_id) == course_id)
+        if since is not None:
+            query = query.where(col(AuditRecord.recorded_at) >= since)
+        if until is not None:
+            query = query.where(col(AuditRecord.recorded_at) < until)
+        if after_id is not None:
+            query = query.where(col(AuditRecord.id) > after_id)
+        return list(self.session.scalars(query))
+
+
+class IdempotencyRepository:
+    """``Idempotency-Key`` claims and the answers they got."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(
+        self, caller: str, key: str, fingerprint: str, now: datetime
+    ) -> IdempotencyKey | None:
+        """Claim ``key`` for this request; the existing claim when there is one.
+
+        Run in its own short transaction, so a concurrent request sees the claim at once.
+        """
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    IdempotencyKey(
+                        caller=caller,
+                        key=key,
+                        fingerprint=fingerprint,
+                        state=IN_FLIGHT,
+                        created_at=now,
+                    )
+                )
+            return None
+        except IntegrityError:
+            query = select(IdempotencyKey).where(
+                col(IdempotencyKey.caller) == caller, col(IdempotencyKey.key) == key
+            )
+            return self.session.scalars(query).one()
+
+    def take_over(
+        self, row_id: int, fingerprint: str, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Re-claim an in-flight claim older than ``stale_before`` (its request died)."""
+        result = self.session.execute(
+            update(IdempotencyKey)
+            .where(
+                col(IdempotencyKey.id) == row_id,
+                col(IdempotencyKey.state) == IN_FLIGHT,
+                col(IdempotencyKey.created_at) < stale_before,
+            )
+            .values(created_at=now, fingerprint=fingerprint)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def complete(
+        self,
+        caller: str,
+        key: str,
+        *,
+        status_code: int,
+        body: bytes,
+        location: str | None,
+        etag: str | None,
+    ) -> None:
+        """Store the answer (in the same transaction as the write it answers)."""
+        self.session.execute(
+            update(IdempotencyKey)
+            .where(col(IdempotencyKey.caller) == caller, col(IdempotencyKey.key) == key)
+            .values(
+                state=COMPLETED,
+                status_code=status_code,
+                response_body=body,
+                location=location,
+                etag=etag,
+            )
+        )
+
+    def release(self, caller: str, key: str) -> None:
+        """Drop an in-flight claim whose request failed, so a retry may proceed."""
+        self.session.execute(
+            delete(IdempotencyKey).where(
+                col(IdempotencyKey.caller) == caller,
+                col(IdempotencyKey.key) == key,
+                col(IdempotencyKey.state) == IN_FLIGHT,
+            )
+        )
+
+    def purge(self, older_than: datetime) -> None:
+        """Forget keys older than ``older_than`` (keys are kept at least 24 hours)."""
+        self.session.execute(
+            delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < older_than)
+        )
+
+
+KEEP_KEYS = timedelta(hours=48)

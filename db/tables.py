@@ -1,0 +1,133 @@
+"""SQLModel tables (``table=True`` classes only). The wire contract lives in ``api/schemas``.
+
+Naming: singular snake_case tables; ``*_at`` for timezone-aware datetimes, ``*_on``/``*_date`` for
+calendar dates. A naming convention on the metadata gives every constraint a stable name, so
+migrations are reviewable and reversible on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    LargeBinary,
+    MetaData,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every engine (SQLite stores no offset: it is UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        """Store UTC."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        """Read back as aware UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable))
+
+
+class Course(SQLModel, table=True):
+    """An isotretinoin course of one patient (the EHR's opaque patient reference only)."""
+
+    __tablename__ = "course"
+
+    id: str = Field(primary_key=True, max_length=36)
+    patient_ref: str = Field(index=True, max_length=200)
+    jurisdiction: str = Field(max_length=2)
+    product: str | None = Field(default=None, max_length=40)
+    start_date: date | None = None
+    weight_at_start_kg: float | None = None
+    target_cumulative_mg_per_kg: float | None = None
+    status: str = Field(max_length=20)
+    stop_reason: str | None = Field(default=None, max_length=500)
+    end_date: date | None = None
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    created_by: str = Field(max_length=64)
+
+
+class CourseEvent(SQLModel, table=True):
+    """Something recorded on a course, with its date; ``data`` holds the validated wire body."""
+
+    __tablename__ = "course_event"
+    __table_args__ = (Index("ix_course_event_course_id_event_date", "course_id", "event_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: str = Field(foreign_key="course.id", max_length=36)
+    kind: str = Field(max_length=40)
+    event_date: date
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=64)
+
+
+class AuditRecord(SQLModel, table=True):
+    """One record per evaluation the service answered; the input only as a keyed HMAC."""
+
+    __tablename__ = "audit_record"
+    __table_args__ = (Index("ix_audit_record_recorded_at", "recorded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recorded_at: datetime = _ts()
+    request_id: str = Field(max_length=64)
+    caller: str = Field(max_length=300)
+    endpoint: str = Field(max_length=200)
+    course_id: str | None = Field(default=None, index=True, max_length=36)
+    hook_instance: str | None = Field(default=None, max_length=200)
+    as_of: date
+    jurisdiction: str = Field(max_length=2)
+    epoch: str = Field(max_length=40)
+    ruleset_version: str = Field(max_length=40)
+    catalogue_hash: str = Field(max_length=64)
+    decision: str | None = Field(default=None, max_length=40)
+    findings: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    input_hmac: str = Field(max_length=64)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` of a caller: the request it came with and the answer it got."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("caller", "key", name="uq_idempotency_key_caller_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    caller: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=20)
+    status_code: int | None = None
+    response_body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    location: str | None = Field(default=None, max_length=300)
+    etag: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
