@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses env uv
+.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses bench-cds env uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -42,4 +42,7 @@ bench-http: env
 bench-courses: env
 	$(UV) run --frozen python -m bench.courses
 
-bench: bench-domain bench-http bench-courses
+bench-cds: env
+	$(UV) run --frozen python -m bench.cds
+
+bench: bench-domain bench-http bench-courses bench-cds

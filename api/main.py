@@ -15,11 +15,14 @@ from fastapi.openapi.utils import get_openapi
 
 from api import database, problems
 from api.audit import load_hmac_key
+from api.cds import routes as cds
+from api.cds.clients import Client
+from api.cds.security import purge_replays
 from api.database import purge_keys
 from api.deps import Services
 from api.logging import configure_logging
 from api.middleware import BodyGuard, Cors, RequestLog
-from api.routes import audit, courses, docs, evaluations, health, rules
+from api.routes import audit, courses, docs, evaluations, feedback, health, rules
 from api.schemas.common import document_enums
 from api.settings import Settings, load_settings
 from db.audit import AuditWriter
@@ -83,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.audit.start()
         try:
             purge_keys(services)
+            purge_replays(services)
         except Exception as exc:  # the database may be down at start: /ready says so
             logger.warning(
-                "could not purge old idempotency keys", extra={"error": type(exc).__name__}
+                "could not purge expired idempotency keys and JWT ids",
+                extra={"error": type(exc).__name__},
             )
         if not settings.timezone_set:
             logger.warning("ISOCDS_TIMEZONE is not set: 'today' is the UTC date")
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "catalogue_hash": services.catalog.hash,
                 "rules": len(services.catalog.rules),
                 "api_keys": sorted(app.state.api_keys),
+                "cds_clients": sorted(app.state.cds_clients),
             },
         )
         yield
@@ -127,14 +133,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.settings = settings
     app.state.api_keys = {k: s.get_secret_value().encode() for k, s in settings.keys().items()}
+    app.state.cds_clients = {c["iss"]: Client.from_config(c) for c in settings.cds_clients()}
 
     problems.install(app)
     database.install(app)
+    cds.install(app)
     app.include_router(health.router)
     app.include_router(evaluations.router)
     app.include_router(courses.router)
     app.include_router(rules.router)
     app.include_router(audit.router)
+    app.include_router(feedback.router)
+    app.include_router(cds.router)
     docs.install(app)
 
     app.add_middleware(

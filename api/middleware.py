@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.cds.outcome import is_cds, outcome
 from api.logging import request_id_var
 from api.problems import PROBLEM_JSON, problem_body
 
@@ -22,12 +23,16 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _problem(status: int, detail: str, path: str) -> tuple[Message, bytes]:
+    if is_cds(path):
+        body, media = outcome(status, detail), "application/json"
+    else:
+        body, media = problem_body(status, detail, path=path), PROBLEM_JSON
     start: Message = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", PROBLEM_JSON.encode())],
+        "headers": [(b"content-type", media.encode())],
     }
-    return start, json.dumps(problem_body(status, detail, path=path)).encode()
+    return start, json.dumps(body).encode()
 
 
 class RequestLog:
@@ -83,6 +88,8 @@ class RequestLog:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "key_id": state.get("key_id"),
+                    "iss": state.get("cds_iss"),
+                    "tenant": state.get("tenant"),
                     "rules": state.get("rules_fired"),
                 },
             )

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.cds.outcome import is_cds, outcome
 from api.logging import request_id_var
 from api.schemas.common import Problem
 from domain.errors import DomainError, InputError, RuleNotFoundError
@@ -102,8 +103,10 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response (an OperationOutcome under ``/cds-services``)."""
     path = None if request is None else request.url.path
+    if path is not None and is_cds(path):
+        return JSONResponse(outcome(status, detail), status_code=status, headers=headers)
     body = problem_body(status, detail, path=path, slug=slug, title=title, **extensions)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

@@ -36,6 +36,7 @@ class AuditUnavailableError(Exception):
 @dataclass(slots=True)
 class _Pending:
     row: dict[str, Any]
+    cards: list[dict[str, Any]]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
 
@@ -67,13 +68,17 @@ class AuditWriter:
         self._thread.join(timeout_s)
         self._thread = None
 
-    async def record(self, row: dict[str, Any]) -> None:
-        """Commit ``row`` (sharing the commit with concurrent records); raise if it cannot be."""
+    async def record(self, row: dict[str, Any], cards: list[dict[str, Any]] | None = None) -> None:
+        """Commit ``row`` (sharing the commit with concurrent records); raise if it cannot be.
+
+        ``cards`` are the CDS Hooks cards the audited call issues (``cds_card`` rows): they are
+        committed in the same transaction as its audit record.
+        """
         if self._thread is None:
             raise AuditUnavailableError("the audit writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_Pending(row, loop, future))
+        self._queue.put(_Pending(row, cards or [], loop, future))
         try:
             await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
         except TimeoutError:
@@ -109,7 +114,9 @@ class AuditWriter:
                 Session(self.engine) as session,
                 session.begin(),
             ):
-                AuditRepository(session).add_many([p.row for p in batch])
+                repo = AuditRepository(session)
+                repo.add_many([p.row for p in batch])
+                repo.add_cards([c for p in batch for c in p.cards])
             self.commits += 1
             self.records += len(batch)
         except Exception as exc:  # every database failure means: not audited

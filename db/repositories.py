@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from db.tables import AuditRecord, Course, CourseEvent, IdempotencyKey
+from db.tables import AuditRecord, CdsCard, CdsFeedback, Course, CourseEvent, IdempotencyKey
 
 IN_FLIGHT = "in-flight"
 COMPLETED = "completed"
@@ -83,9 +83,15 @@ class AuditRepository:
         self.session = session
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Insert audit records."""
+        """Insert audit records (one statement; a column a row leaves out is NULL)."""
         if rows:
-            self.session.execute(insert(AuditRecord), rows)
+            keys = {k for r in rows for k in r}
+            self.session.execute(insert(AuditRecord), [dict.fromkeys(keys) | r for r in rows])
+
+    def add_cards(self, rows: list[dict[str, Any]]) -> None:
+        """Insert issued CDS Hooks cards (``cds_card`` rows)."""
+        if rows:
+            self.session.execute(insert(CdsCard), rows)
 
     def find(
         self,
@@ -196,3 +202,25 @@ class IdempotencyRepository:
 
 
 KEEP_KEYS = timedelta(hours=48)
+
+
+class FeedbackRepository:
+    """CDS Hooks feedback, joined to the rules of the cards it is about."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def joined(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[CdsFeedback, CdsCard | None]]:
+        """Feedback received in ``[since, until)``, each with its card (``None``: unmatched)."""
+        query = select(CdsFeedback, CdsCard).outerjoin(
+            CdsCard, col(CdsCard.uuid) == col(CdsFeedback.card_uuid)
+        )
+        if since is not None:
+            query = query.where(col(CdsFeedback.received_at) >= since)
+        if until is not None:
+            query = query.where(col(CdsFeedback.received_at) < until)
+        return [
+            (fb, card) for fb, card in self.session.execute(query.order_by(col(CdsFeedback.id)))
+        ]

@@ -105,6 +105,7 @@ class AuditRecord(SQLModel, table=True):
     endpoint: str = Field(max_length=200)
     course_id: str | None = Field(default=None, index=True, max_length=36)
     hook_instance: str | None = Field(default=None, max_length=200)
+    tenant: str | None = Field(default=None, max_length=200)
     as_of: date
     jurisdiction: str = Field(max_length=2)
     epoch: str = Field(max_length=40)
@@ -131,3 +132,48 @@ class IdempotencyKey(SQLModel, table=True):
     location: str | None = Field(default=None, max_length=300)
     etag: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
+
+
+class CdsCard(SQLModel, table=True):
+    """A card the service issued: its rules, so that feedback joins to them."""
+
+    __tablename__ = "cds_card"
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    service_id: str = Field(max_length=100)
+    hook: str = Field(max_length=40)
+    hook_instance: str = Field(max_length=200)
+    caller: str = Field(max_length=300)
+    rules: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    issued_at: datetime = _ts()
+
+
+class CdsFeedback(SQLModel, table=True):
+    """Feedback on a card: accepted or overridden, with the reason."""
+
+    __tablename__ = "cds_feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_uuid: str = Field(index=True, max_length=200)
+    matched: bool
+    service_id: str = Field(max_length=100)
+    caller: str = Field(max_length=300)
+    outcome: str = Field(max_length=20)
+    accepted_suggestions: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    override_reason: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    outcome_timestamp: datetime = _ts()
+    received_at: datetime = _ts()
+
+
+class JwtReplay(SQLModel, table=True):
+    """A JWT ``jti`` already accepted, kept until the token would have expired."""
+
+    __tablename__ = "jwt_replay"
+    __table_args__ = (UniqueConstraint("iss", "jti", name="uq_jwt_replay_iss_jti"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    iss: str = Field(max_length=300)
+    jti: str = Field(max_length=200)
+    expires_at: datetime = _ts()

@@ -4,6 +4,7 @@ a connection in (tests and the service's own migrate command do)."""
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection
@@ -19,12 +20,20 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = tables.SQLModel.metadata
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:  # noqa: ARG001
+    """Render the project's UTC timestamp type as the column type it stores."""
+    if type_ == "type" and isinstance(obj, tables.UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

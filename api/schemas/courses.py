@@ -349,6 +349,9 @@ class AuditOut(Wire):
     endpoint: str = Field(description="The route template or CDS service.")
     course_id: str | None = Field(default=None, description="The course, for course routes.")
     hook_instance: str | None = Field(default=None, description="The CDS Hooks `hookInstance`.")
+    tenant: str | None = Field(
+        default=None, description="The CDS Hooks client's `tenant` label, when configured."
+    )
     as_of: date = Field(description="Evaluation date.")
     jurisdiction: Jurisdiction = Field(description="Jurisdiction.")
     epoch: str = Field(description="Epoch.")

@@ -1,0 +1,768 @@
+"""Reading facts from FHIR R4 (RULES §14).
+
+Resources are checked with ``fhir.resources`` (its R4B models, which read R4 JSON); a resource that
+fails is skipped and reported as unreadable, and the rules it would have fed become ``unknown``.
+Draft orders are read leniently: the official sandbox sends drafts without ``intent`` or a
+medication. A list fact is present when its source was obtained (a Bundle, even an empty one);
+a source that is absent, ``null`` or an OperationOutcome leaves the fact absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.medication import Medication as FhirMedication
+from fhir.resources.R4B.medicationdispense import MedicationDispense
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+from pydantic import ValidationError
+
+from api.cds.clients import Client
+from domain import codes as c
+from domain import facts as f
+from domain.checks.matching import medication_match
+from domain.settings import LocalPolicy
+from domain.vocab import (
+    Allergen,
+    ConditionStatus,
+    Jurisdiction,
+    MoodInstrument,
+    PregnancyPotential,
+    PregnancyStatusValue,
+    Product,
+    TestResult,
+    TestSetting,
+)
+
+MODELS: dict[str, Any] = {
+    "Patient": Patient,
+    "Observation": Observation,
+    "MedicationRequest": MedicationRequest,
+    "MedicationDispense": MedicationDispense,
+    "MedicationStatement": MedicationStatement,
+    "Condition": Condition,
+    "AllergyIntolerance": AllergyIntolerance,
+    "Medication": FhirMedication,
+}
+# FHIR R4 required bindings of ``status`` (checked here: the models do not enforce them).
+STATUS_CODES: dict[str, frozenset[str]] = {
+    "Observation": frozenset(
+        {"registered", "preliminary", "final", "amended", "corrected", "cancelled"}
+        | {"entered-in-error", "unknown"}
+    ),
+    "MedicationRequest": frozenset(
+        {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft"}
+        | {"unknown"}
+    ),
+    "MedicationDispense": frozenset(
+        {"preparation", "in-progress", "cancelled", "on-hold", "completed", "entered-in-error"}
+        | {"stopped", "declined", "unknown"}
+    ),
+    "MedicationStatement": frozenset(
+        {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown"}
+        | {"not-taken"}
+    ),
+}
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+UCUM = "http://unitsofmeasure.org"
+FINAL = frozenset({"final", "amended", "corrected"})
+LB_TO_KG = 0.45359237
+
+PREGNANCY_STATUS = {
+    "77386006": PregnancyStatusValue.PREGNANT,
+    "60001007": PregnancyStatusValue.NOT_PREGNANT,
+    "152231000119106": PregnancyStatusValue.NOT_YET_CONFIRMED,
+    "146799005": PregnancyStatusValue.POSSIBLE,
+}
+MOOD = {
+    c.PHQ9_TOTAL: MoodInstrument.PHQ9,
+    c.PHQA_TOTAL: MoodInstrument.PHQA,
+    c.PHQ2_TOTAL: MoodInstrument.PHQ2,
+}
+MOOD_MAX = {MoodInstrument.PHQ9: 27, MoodInstrument.PHQA: 27, MoodInstrument.PHQ2: 6}
+
+# RULES §13: isotretinoin SCD/SBD codes → strength (mg) and product (§14 "Product").
+LD_CODES = {
+    "2262729": 8, "2262711": 16, "2262714": 24, "2262721": 28, "2262725": 32,
+    "2262731": 8, "2262713": 16, "2262715": 20, "2262719": 24, "2262723": 28,
+}  # fmt: skip
+ABSORICA_CODES = {"1547567": 35}
+GENERIC_CODES = {
+    "197843": 10,
+    "197844": 20,
+    "403930": 30,
+    "197845": 40,
+    "1547561": 25,
+    "1547565": 35,
+}
+BRANDS = (
+    ("Absorica LD", Product.ABSORICA_LD),
+    ("Absorica", Product.ABSORICA),
+    ("Claravis", Product.CLARAVIS),
+    ("Amnesteem", Product.AMNESTEEM),
+    ("Myorisan", Product.MYORISAN),
+    ("Zenatane", Product.ZENATANE),
+)
+# Allergy substances by name (RULES §0.6 vocabulary; whole words, case-insensitive).
+ALLERGEN_NAMES = (
+    (Allergen.ISOTRETINOIN, ("isotretinoin",)),
+    (Allergen.VITAMIN_A, ("vitamin A", "retinol")),
+    (Allergen.SOY, ("soy", "soya", "soybean", "soybeans")),
+    (Allergen.PEANUT, ("peanut", "peanuts")),
+    (Allergen.TARTRAZINE, ("tartrazine", "FD&C Yellow No. 5", "yellow 5")),
+    (Allergen.PARABEN, ("paraben", "parabens", "methylparaben", "propylparaben")),
+)
+INTERACTING = ("tetracyclines", "vitamin-a", "st-johns-wort", "progestin-only-pill")
+
+
+@dataclass
+class Problems:
+    """What the service could not see or read (for the "Information needed" card)."""
+
+    unavailable: set[str] = field(default_factory=set)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else ``[]`` (draft orders and fetched data are read
+    leniently: a malformed element is ignored, never a crash)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def fhir_date(value: Any) -> date | None:
+    """A FHIR date or dateTime as the local date as written (never converted to UTC)."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _codings(concept: Any) -> tuple[f.Coding, ...]:
+    if not isinstance(concept, dict):
+        return ()
+    out = []
+    for cd in as_list(concept.get("coding")):
+        if (
+            isinstance(cd, dict)
+            and isinstance(cd.get("system"), str)
+            and isinstance(cd.get("code"), str)
+        ):
+            out.append(f.Coding(system=cd["system"], code=cd["code"], display=cd.get("display")))
+    return tuple(out)
+
+
+def _text(concept: Any) -> str | None:
+    return (
+        concept.get("text")
+        if isinstance(concept, dict) and isinstance(concept.get("text"), str)
+        else None
+    )
+
+
+def _has_code(
+    concept: Any, system: str, codes: Iterator[str] | tuple[str, ...] | frozenset[str]
+) -> bool:
+    wanted = set(codes)
+    return any(cd.system == system and cd.code in wanted for cd in _codings(concept))
+
+
+def resources(value: Any, key: str, problems: Problems) -> list[dict[str, Any]]:
+    """The valid resources of a prefetch value (a resource or a searchset Bundle)."""
+    if not isinstance(value, dict):
+        return []
+    if value.get("resourceType") == "Bundle":
+        items = [e.get("resource") for e in as_list(value.get("entry")) if isinstance(e, dict)]
+    else:
+        items = [value]
+    out = []
+    for r in items:
+        if not isinstance(r, dict):
+            continue
+        kind = r.get("resourceType")
+        model = MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            continue  # resources the rules do not read (e.g. OperationOutcome entries)
+        try:
+            model.model_validate(r)
+        except (ValidationError, ValueError, TypeError, RecursionError):
+            problems.unreadable.append(f"{key}: {kind}/{r.get('id', '?')} could not be read")
+            continue
+        allowed = STATUS_CODES.get(str(kind))
+        if allowed is not None and r.get("status") not in allowed:
+            # fhir.resources does not enforce required code bindings: the status is checked here.
+            problems.unreadable.append(f"{key}: {kind}/{r.get('id', '?')} has an invalid status")
+            continue
+        out.append(r)
+    return out
+
+
+@dataclass
+class Order:
+    """A draft order (MedicationRequest) from the hook's context."""
+
+    reference: str
+    selected: bool
+    medication: f.Medication
+    isotretinoin: bool
+    interacting: bool
+    raw: dict[str, Any]
+
+
+@dataclass
+class Record:
+    """Everything read from the FHIR data, before the course history is merged."""
+
+    facts: f.Facts
+    problems: Problems
+    exposure: list[str]
+    treatment_start: date | None
+    treatment_start_approximate: bool
+    orders: list[Order]
+    isotretinoin_order: Order | None
+
+
+def _medication(
+    resource: dict[str, Any],
+    contained_in: dict[str, Any],
+    bundle: dict[str, dict[str, Any]] | None = None,
+) -> f.Medication:
+    """A MedicationRequest/Dispense/Statement's medication, with ``medicationReference`` resolved
+    from contained resources or the draft Bundle (else unresolved: ``unknown``, never "no match")."""
+    route = None
+    for d in as_list(resource.get("dosageInstruction")) or as_list(resource.get("dosage")):
+        if isinstance(d, dict):
+            route = _text(d.get("route")) or next(
+                (x.display for x in _codings(d.get("route")) if x.display), None
+            )
+            break
+    concept = resource.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        return f.Medication(codings=_codings(concept), text=_text(concept), route=route)
+    ref = as_dict(resource.get("medicationReference")).get("reference")
+    if isinstance(ref, str):
+        med: dict[str, Any] | None = None
+        if ref.startswith("#"):
+            med = next(
+                (
+                    x
+                    for x in as_list(contained_in.get("contained"))
+                    if isinstance(x, dict) and x.get("id") == ref[1:]
+                ),
+                None,
+            )
+        elif bundle is not None:
+            med = bundle.get(ref)
+        if med is not None:
+            codings = list(_codings(med.get("code")))
+            for ing in as_list(med.get("ingredient")):
+                if isinstance(ing, dict):
+                    codings += _codings(ing.get("itemCodeableConcept"))
+            form = _text(med.get("form")) or next(
+                (x.display for x in _codings(med.get("form")) if x.display), None
+            )
+            return f.Medication(
+                codings=tuple(codings), text=_text(med.get("code")), route=route or form
+            )
+        return f.Medication(unresolved=True, text=None)
+    return f.Medication(unresolved=True)
+
+
+def _is(med: f.Medication, value_set: str, policy: LocalPolicy, *, systemic: bool = False) -> bool:
+    from domain.checks.common import value_set as named
+
+    if med.unresolved:
+        return False
+    return medication_match(med, named(value_set), policy, systemic_only=systemic) is not None
+
+
+def is_isotretinoin(med: f.Medication, policy: LocalPolicy) -> bool:
+    """RULES §13: isotretinoin by code or name, excluding topical products."""
+    return _is(med, "isotretinoin", policy, systemic=True)
+
+
+def is_interacting(med: f.Medication, policy: LocalPolicy) -> bool:
+    """A tetracycline, vitamin A, St John's Wort or a progestin-only pill."""
+    return any(_is(med, vs, policy, systemic=vs == "tetracyclines") for vs in INTERACTING)
+
+
+def product_of(med: f.Medication, jurisdiction: Jurisdiction) -> Product | None:
+    """RULES §14 "Product": by code, else by brand name; unknown when matched by ingredient only."""
+    if jurisdiction is not Jurisdiction.US:
+        return Product.EU_UK_GENERIC
+    for cd in med.codings:
+        if cd.system != c.RXNORM:
+            continue
+        if cd.code in LD_CODES:
+            return Product.ABSORICA_LD
+        if cd.code in ABSORICA_CODES:
+            return Product.ABSORICA
+        if cd.code in GENERIC_CODES:
+            return Product.GENERIC
+    texts = [x.display for x in med.codings if x.display] + ([med.text] if med.text else [])
+    for name, product in BRANDS:
+        if any(c.contains_word(t, name) for t in texts):
+            return product
+    return None
+
+
+def strength_of(med: f.Medication) -> int | None:
+    """The capsule strength of an isotretinoin product code (RULES §13)."""
+    for cd in med.codings:
+        if cd.system == c.RXNORM:
+            for table in (LD_CODES, ABSORICA_CODES, GENERIC_CODES):
+                if cd.code in table:
+                    return table[cd.code]
+    return None
+
+
+PERIOD_DAYS = {"h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0}
+CAPSULE_UNITS = {"{capsule}", "capsule", "capsules", "cap", "{caps}", "{cap}"}
+
+
+def daily_mg(order: dict[str, Any], strength: int | None) -> float | None:
+    """RULES §14 "Daily dose": Σ dose × doses per day; any missing part makes it unknown."""
+    total = 0.0
+    instructions = [d for d in as_list(order.get("dosageInstruction")) if isinstance(d, dict)]
+    if not instructions:
+        return None
+    for d in instructions:
+        rates = [r for r in as_list(d.get("doseAndRate")) if isinstance(r, dict)]
+        dose = rates[0].get("doseQuantity") if rates else None
+        if not isinstance(dose, dict) or not isinstance(dose.get("value"), int | float):
+            return None
+        unit = str(dose.get("code") or dose.get("unit") or "").strip().lower()
+        if unit == "mg":
+            mg = float(dose["value"])
+        elif unit in CAPSULE_UNITS and strength is not None:
+            mg = float(dose["value"]) * strength
+        else:
+            return None
+        repeat = as_dict(as_dict(d.get("timing")).get("repeat"))
+        freq, period, period_unit = (
+            repeat.get("frequency"),
+            repeat.get("period"),
+            repeat.get("periodUnit"),
+        )
+        if not isinstance(freq, int | float) or not isinstance(period, int | float) or period <= 0:
+            return None
+        if period_unit not in PERIOD_DAYS:
+            return None
+        total += mg * freq / (period * PERIOD_DAYS[period_unit])
+    return round(total, 3)
+
+
+def supply(order: dict[str, Any]) -> tuple[int | None, int]:
+    """RULES §14 "Supply": days supplied (d, wk, mo) and refills (absent = 0)."""
+    request = as_dict(order.get("dispenseRequest"))
+    duration = as_dict(request.get("expectedSupplyDuration"))
+    days: int | None = None
+    value = duration.get("value")
+    unit = duration.get("code") or duration.get("unit")
+    if isinstance(value, int | float) and unit in ("d", "day", "days", "wk", "mo"):
+        factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "mo": 30}[unit]
+        days = round(value * factor)
+    refills = request.get("numberOfRepeatsAllowed")
+    return days, refills if isinstance(refills, int) and refills >= 0 else 0
+
+
+def _effective(obs: dict[str, Any]) -> date | None:
+    return fhir_date(obs.get("effectiveDateTime")) or fhir_date(
+        as_dict(obs.get("effectivePeriod")).get("start")
+    )
+
+
+def _final(obs: dict[str, Any]) -> bool:
+    return obs.get("status") in FINAL
+
+
+def _quantity(obs: dict[str, Any]) -> tuple[float, str] | None:
+    q = obs.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), int | float):
+        unit = q.get("code") if q.get("system") in (None, UCUM) and q.get("code") else q.get("unit")
+        return float(q["value"]), str(unit or "")
+    if isinstance(obs.get("valueInteger"), int):
+        return float(obs["valueInteger"]), ""
+    return None
+
+
+def _setting(obs: dict[str, Any]) -> TestSetting:
+    for comp in as_list(obs.get("component")):
+        if isinstance(comp, dict) and _has_code(comp.get("code"), c.ISOCDS, ("test-setting",)):
+            for cd in _codings(comp.get("valueCodeableConcept")):
+                if cd.system == c.ISOCDS and cd.code in {s.value for s in TestSetting}:
+                    return TestSetting(cd.code)
+    for cat in as_list(obs.get("category")):
+        if any(cd.code == "laboratory" for cd in _codings(cat)):
+            return TestSetting.MEDICAL_LAB
+    for performer in as_list(obs.get("performer")):
+        ref = str(as_dict(performer).get("reference") or "")
+        kind = ref.split("/")[0] if "/" in ref else str(as_dict(performer).get("type") or "")
+        if kind == "Organization":
+            return TestSetting.MEDICAL_LAB
+        if kind in ("Practitioner", "PractitionerRole"):
+            return TestSetting.MEDICAL_POINT_OF_CARE
+        if kind in ("Patient", "RelatedPerson"):
+            return TestSetting.HOME
+    return TestSetting.UNKNOWN
+
+
+def _test_result(obs: dict[str, Any]) -> TestResult:
+    for concept in [obs.get("valueCodeableConcept"), *as_list(obs.get("interpretation"))]:
+        for cd in _codings(concept):
+            if cd.system == INTERPRETATION and cd.code in ("POS", "NEG"):
+                return TestResult.POSITIVE if cd.code == "POS" else TestResult.NEGATIVE
+    q = _quantity(obs)
+    if q is not None:
+        for rr in as_list(obs.get("referenceRange")):
+            high = as_dict(as_dict(rr).get("high"))
+            if isinstance(high.get("value"), int | float):
+                return TestResult.POSITIVE if q[0] > high["value"] else TestResult.NEGATIVE
+    return TestResult.INDETERMINATE
+
+
+def observations_facts(
+    values: dict[str, Any], client: Client, problems: Problems, as_of: date
+) -> dict[str, Any]:
+    """The facts the Observation keys give (pregnancy, tests, labs, weight, mood)."""
+    out: dict[str, Any] = {}
+    keys: tuple[str, ...] = ("pregnancyPotential", "homeTesting", "pregnancyStatus")
+    keys += ("pregnancyTests", "lipids", "liver", "weight", "mood")
+    by_key = {k: resources(values.get(k), k, problems) if k in values else None for k in keys}
+    # Pregnancy potential: the most recent, by effective date; a client's own coding counts too.
+    potentials: list[tuple[date, PregnancyPotential]] = []
+    own_coding = resources(values.get("_clientPotential"), "pregnancyPotential", problems)
+    for obs in (by_key["pregnancyPotential"] or []) + own_coding:
+        code = obs.get("code")
+        own = client.pregnancy_potential_coding
+        if not (
+            _has_code(code, c.ISOCDS, ("pregnancy-potential",))
+            or (own is not None and _has_code(code, own.system, (own.code,)))
+        ):
+            continue
+        when = _effective(obs)
+        if when is None or when > as_of or not _final(obs):
+            continue
+        for cd in _codings(obs.get("valueCodeableConcept")):
+            if cd.system == c.ISOCDS and cd.code in {p.value for p in PregnancyPotential}:
+                potentials.append((when, PregnancyPotential(cd.code)))
+    if potentials:
+        out["pregnancy_potential"] = max(potentials, key=lambda p: p[0])[1]
+    homes = []
+    for obs in by_key["homeTesting"] or []:
+        when = _effective(obs)
+        if _final(obs) and when is not None and isinstance(obs.get("valueBoolean"), bool):
+            homes.append((when, obs["valueBoolean"]))
+    out["home_testing_permitted"] = (
+        max(homes)[1]
+        if homes
+        else (
+            client.home_testing_permitted_default
+            if client.jurisdiction is Jurisdiction.US
+            else None
+        )
+    )
+    if by_key["pregnancyStatus"] is not None:
+        statuses = []
+        for obs in by_key["pregnancyStatus"]:
+            when = _effective(obs)
+            if not _final(obs) or when is None:
+                continue
+            for cd in _codings(obs.get("valueCodeableConcept")):
+                if cd.system == c.SNOMED and cd.code in PREGNANCY_STATUS:
+                    statuses.append(
+                        f.PregnancyStatusRecord(recorded_on=when, value=PREGNANCY_STATUS[cd.code])
+                    )
+        out["pregnancy_status"] = tuple(statuses)
+    tests = []
+    for obs in by_key["pregnancyTests"] or []:
+        when = _effective(obs)
+        if not _final(obs) or when is None or not _has_code(obs.get("code"), c.LOINC, c.HCG_LOINCS):
+            continue
+        tests.append(
+            f.PregnancyTest(specimen_date=when, result=_test_result(obs), setting=_setting(obs))
+        )
+    out["pregnancy_tests"] = tuple(tests)
+    if by_key["lipids"] is not None or by_key["liver"] is not None:
+        labs = []
+        for key in ("lipids", "liver"):
+            for obs in by_key[key] or []:
+                when = _effective(obs)
+                loinc = next(
+                    (
+                        cd.code
+                        for cd in _codings(obs.get("code"))
+                        if cd.system == c.LOINC and cd.code in c.LAB_UNITS
+                    ),
+                    None,
+                )
+                q = _quantity(obs)
+                if not _final(obs) or when is None or loinc is None or q is None:
+                    continue
+                if q[1] not in c.LAB_UNITS[loinc] or q[0] < 0:
+                    problems.unreadable.append(
+                        f"{key}: Observation/{obs.get('id', '?')} has the unit {q[1]!r}"
+                    )
+                    continue
+                uln = None
+                if loinc in c.LIVER_LOINCS:
+                    for rr in as_list(obs.get("referenceRange")):
+                        high = as_dict(as_dict(rr).get("high"))
+                        if isinstance(high.get("value"), int | float) and high["value"] > 0:
+                            uln = float(high["value"])
+                labs.append(
+                    f.LabResult(loinc=loinc, value=q[0], unit=q[1], collected_on=when, uln=uln)
+                )
+        out["labs"] = tuple(labs)
+    weights = []
+    for obs in by_key["weight"] or []:
+        when, q = _effective(obs), _quantity(obs)
+        if (
+            not _final(obs)
+            or when is None
+            or q is None
+            or not _has_code(obs.get("code"), c.LOINC, (c.BODY_WEIGHT,))
+        ):
+            continue
+        kg = {"kg": q[0], "g": q[0] / 1000, "[lb_av]": q[0] * LB_TO_KG}.get(q[1])
+        if kg is None or not 0 < kg <= 400:
+            problems.unreadable.append(
+                f"weight: Observation/{obs.get('id', '?')} has the unit {q[1]!r}"
+            )
+            continue
+        weights.append((when, kg))
+    if weights:
+        when, kg = max(weights)
+        out["weight"] = f.Weight(kg=kg, measured_on=when)
+    if by_key["mood"] is not None:
+        screens = []
+        for obs in by_key["mood"]:
+            when, q = _effective(obs), _quantity(obs)
+            loinc = next(
+                (
+                    cd.code
+                    for cd in _codings(obs.get("code"))
+                    if cd.system == c.LOINC and cd.code in MOOD
+                ),
+                None,
+            )
+            if not _final(obs) or when is None or q is None or loinc is None:
+                continue
+            instrument = MOOD[loinc]
+            if not (q[0].is_integer() and 0 <= q[0] <= MOOD_MAX[instrument]):
+                problems.unreadable.append(
+                    f"mood: Observation/{obs.get('id', '?')} has an impossible total"
+                )
+                continue
+            screens.append(f.MoodScreen(instrument=instrument, total=int(q[0]), screened_on=when))
+        out["mood_screens"] = tuple(screens)
+    return out
+
+
+def _condition_status(cond: dict[str, Any]) -> ConditionStatus | None:
+    verification = {cd.code for cd in _codings(cond.get("verificationStatus"))}
+    if verification & {"refuted", "entered-in-error"}:
+        return None
+    clinical = {cd.code for cd in _codings(cond.get("clinicalStatus"))}
+    if clinical & {"inactive", "remission", "resolved"}:
+        return ConditionStatus.HISTORY
+    return ConditionStatus.CURRENT
+
+
+def _allergy(resource: dict[str, Any], policy: LocalPolicy) -> f.Allergy | None:
+    clinical = {cd.code for cd in _codings(resource.get("clinicalStatus"))}
+    verification = {cd.code for cd in _codings(resource.get("verificationStatus"))}
+    if clinical & {"inactive", "resolved"} or verification & {"refuted", "entered-in-error"}:
+        return None
+    concept = resource.get("code")
+    codings = _codings(concept)
+    med = f.Medication(codings=codings, text=_text(concept))
+    if is_isotretinoin(med, policy):
+        return f.Allergy(substance=Allergen.ISOTRETINOIN)
+    texts = [x.display for x in codings if x.display] + ([med.text] if med.text else [])
+    for substance, names in ALLERGEN_NAMES:
+        if any(c.contains_word(t, n) for t in texts for n in names):
+            return f.Allergy(substance=substance)
+    return f.Allergy(coding=codings[0]) if codings else None
+
+
+def birth_date(patient: Any, as_of: date, problems: Problems) -> date | None:
+    """``Patient.birthDate``; a partial date (``YYYY`` or ``YYYY-MM``) gives the youngest age it
+    allows (the conservative reading). One before 1900 or after ``as_of`` is reported unreadable."""
+    raw = as_dict(patient).get("birthDate")
+    if not isinstance(raw, str):
+        return None
+    try:
+        if len(raw) == 10:
+            birth = date.fromisoformat(raw)
+        elif len(raw) in (4, 7):
+            year = int(raw[:4])
+            month = int(raw[5:7]) if len(raw) == 7 else 12
+            birth = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+        else:
+            raise ValueError(raw)
+    except (ValueError, OverflowError):
+        birth = None
+    if birth is None or birth.year < 1900 or birth > as_of:
+        problems.unreadable.append("patient: the birth date could not be read")
+        return None
+    return birth
+
+
+def read_record(
+    values: dict[str, Any],
+    problems: Problems,
+    *,
+    client: Client,
+    policy: LocalPolicy,
+    as_of: date,
+    draft_orders: Any,
+    selections: list[str],
+    exposure_days: int,
+) -> Record:
+    """The facts of a CDS Hooks call's data (RULES §14), its exposure and its orders."""
+    birth = birth_date(values.get("patient"), as_of, problems)
+    obs = observations_facts(values, client, problems, as_of)
+    bundle_index: dict[str, dict[str, Any]] = {}
+    entries = (
+        [
+            e.get("resource")
+            for e in as_list(as_dict(draft_orders).get("entry"))
+            if isinstance(e, dict)
+        ]
+        if isinstance(draft_orders, dict)
+        else []
+    )
+    for r in entries:
+        if isinstance(r, dict) and r.get("resourceType") and r.get("id"):
+            bundle_index[f"{r['resourceType']}/{r['id']}"] = r
+    meds: list[f.Medication] | None = []
+    exposure: list[str] = []
+    starts: list[tuple[date, bool]] = []
+    horizon = as_of - timedelta(days=exposure_days)
+    for key, kind in (
+        ("medRequests", "MedicationRequest"),
+        ("medDispenses", "MedicationDispense"),
+        ("medStatements", "MedicationStatement"),
+    ):
+        if key not in values:
+            if key != "medDispenses":
+                meds = None
+            continue
+        for r in resources(values[key], key, problems):
+            if r.get("resourceType") != kind:
+                continue
+            med = _medication(r, r)
+            status = r.get("status")
+            iso = is_isotretinoin(med, policy)
+            when = {
+                "MedicationRequest": fhir_date(r.get("authoredOn")),
+                "MedicationDispense": fhir_date(r.get("whenHandedOver")),
+                "MedicationStatement": fhir_date(r.get("effectiveDateTime"))
+                or fhir_date(as_dict(r.get("effectivePeriod")).get("start")),
+            }[kind]
+            if iso:
+                if kind == "MedicationRequest" and status in ("active", "on-hold"):
+                    exposure.append(f"{kind}/{r.get('id')} is {status}")
+                if when is not None and horizon <= when <= as_of:
+                    exposure.append(f"{kind}/{r.get('id')} dated {when}")
+                if (
+                    when is not None
+                    and when <= as_of
+                    and not (kind == "MedicationRequest" and status == "draft")
+                ):
+                    starts.append((when, kind == "MedicationRequest"))
+                continue
+            current = (kind == "MedicationRequest" and status in ("active", "on-hold")) or (
+                kind == "MedicationStatement" and status == "active"
+            )
+            if current and meds is not None:
+                meds.append(med)
+    conditions: list[f.ConditionRecord] | None = None
+    if "conditions" in values:
+        conditions = []
+        for r in resources(values["conditions"], "conditions", problems):
+            status = _condition_status(r)
+            if status is not None:
+                conditions.append(
+                    f.ConditionRecord(
+                        codings=_codings(r.get("code")), text=_text(r.get("code")), status=status
+                    )
+                )
+    # Breastfeeding: true from a current Condition coded 169750002; otherwise unknown (RULES §14).
+    breastfeeding = (
+        True
+        if conditions
+        and any(
+            x.status is ConditionStatus.CURRENT
+            and any(cd.system == c.SNOMED and cd.code == "169750002" for cd in x.codings)
+            for x in conditions
+        )
+        else None
+    )
+    allergies: list[f.Allergy] | None = None
+    if "allergies" in values:
+        allergies = [
+            a
+            for r in resources(values["allergies"], "allergies", problems)
+            if (a := _allergy(r, policy))
+        ]
+    orders: list[Order] = []
+    for r in entries:
+        if not isinstance(r, dict) or r.get("resourceType") != "MedicationRequest":
+            continue
+        ref = f"MedicationRequest/{r.get('id')}"
+        med = _medication(r, r, bundle_index)
+        orders.append(
+            Order(
+                reference=ref,
+                selected=ref in selections,
+                medication=med,
+                isotretinoin=is_isotretinoin(med, policy),
+                interacting=is_interacting(med, policy),
+                raw=r,
+            )
+        )
+    iso_orders = [o for o in orders if o.isotretinoin]
+    chosen = next((o for o in iso_orders if o.selected), iso_orders[0] if iso_orders else None)
+    if meds is not None:
+        meds += [o.medication for o in orders if not o.isotretinoin]
+    start = min(starts)[0] if starts else None
+    approximate = bool(starts) and min(starts)[1]
+    facts = f.Facts(
+        birth_date=birth,
+        weight=obs.get("weight"),
+        pregnancy_potential=obs.get("pregnancy_potential"),
+        pregnancy_status=obs.get("pregnancy_status"),
+        pregnancy_tests=obs.get("pregnancy_tests", ()),
+        home_testing_permitted=obs.get("home_testing_permitted"),
+        breastfeeding=breastfeeding,
+        medications=None if meds is None else tuple(meds),
+        allergies=None if allergies is None else tuple(allergies),
+        conditions=None if conditions is None else tuple(conditions),
+        labs=obs.get("labs"),
+        mood_screens=obs.get("mood_screens"),
+        treatment_start_date=start,
+    )
+    return Record(
+        facts=facts,
+        problems=problems,
+        exposure=exposure,
+        treatment_start=start,
+        treatment_start_approximate=approximate,
+        orders=orders,
+        isotretinoin_order=chosen,
+    )

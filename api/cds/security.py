@@ -1,0 +1,161 @@
+"""JWT verification of CDS Hooks calls (CDS Hooks 2.0 "Trusting CDS Clients").
+
+``Authorization: Bearer <JWT>`` on every call (discovery, service, feedback): ES384 or RS384 only
+(``none`` and HMAC are refused); ``iss`` must be a configured client; ``kid`` must name one of its
+keys; ``aud`` must equal the exact URL called (built from ``ISOCDS_PUBLIC_BASE_URL`` when set);
+``exp``, ``iat`` and ``jti`` are required, with 60 s of clock-skew leeway; a ``jti`` already
+accepted is refused until the token would have expired (the replay cache is a database table, so
+it holds across workers and replicas). Every failure is a 401 with no detail. The token is never
+logged or stored; ``iss`` and ``jti`` may be.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from fastapi import Request
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
+
+from api.cds.clients import ALGORITHMS, Client, anonymous_client
+from api.database import db_call, transaction
+from api.deps import Services
+from db.tables import JwtReplay
+
+logger = logging.getLogger(__name__)
+
+LEEWAY_S = 60
+PURGE_EVERY_S = 600.0
+_purged_at = time.monotonic()
+
+
+class Unauthorized(Exception):  # noqa: N818  # an HTTP outcome, not a bug: answered as 401
+    """The call is not authenticated (answered as 401 with no detail)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called: the client, and the claims of its token (``None`` when auth is disabled)."""
+
+    client: Client
+    claims: dict[str, Any] | None
+
+
+def expected_audience(services: Services, request: Request) -> str:
+    """The exact URL called, as the token's ``aud`` must name it."""
+    base = services.settings.public_base_url
+    if base:
+        return base + request.url.path
+    return str(request.url.replace(query=None, fragment=None))
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(services: Services, request: Request, clients: dict[str, Client]) -> Caller:
+    """Verify the call's JWT and return its client (raises :class:`Unauthorized`)."""
+    token = _bearer(request)
+    if services.settings.auth == "disabled":
+        iss = None
+        if token:
+            try:
+                iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            except jwt.PyJWTError:
+                iss = None
+        known = clients.get(iss) if isinstance(iss, str) else None
+        return _identified(request, Caller(known or anonymous_client(), None))
+    if token is None:
+        raise Unauthorized("no bearer token")
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Unauthorized("malformed token") from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALGORITHMS or not isinstance(kid, str) or not kid:
+        raise Unauthorized("algorithm or kid")
+    typ = header.get("typ")
+    if typ is not None and str(typ).upper() != "JWT":
+        raise Unauthorized("typ")
+    iss = unverified.get("iss")
+    client = clients.get(iss) if isinstance(iss, str) else None
+    if client is None:
+        raise Unauthorized("unknown issuer")
+    jku = header.get("jku")
+    if jku is not None and jku != client.jku:
+        raise Unauthorized("jku not the client's")
+    key = await client.key(kid, services.settings.fhir_timeout_s)
+    if key is None or key.algorithm_name != alg:
+        raise Unauthorized("unknown key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key,
+            algorithms=[alg],
+            audience=expected_audience(services, request),
+            issuer=client.iss,
+            leeway=LEEWAY_S,
+            options={"require": ["iss", "aud", "exp", "iat", "jti"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(type(exc).__name__) from None
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 200:
+        raise Unauthorized("jti")
+    expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY_S)
+    if not await db_call(services, _remember, services, client.iss, jti, expires):
+        raise Unauthorized("replayed jti")
+    return _identified(request, Caller(client, claims))
+
+
+def _identified(request: Request, caller: Caller) -> Caller:
+    """Name the caller in the request log (``iss`` and ``tenant``; never the token)."""
+    request.state.cds_iss = caller.client.iss
+    request.state.tenant = caller.client.tenant
+    return caller
+
+
+def _remember(services: Services, iss: str, jti: str, expires: datetime) -> bool:
+    """Record ``jti``; ``False`` when it was already accepted (a replay).
+
+    One statement: insert, or take over the row of an earlier token with the same id that has
+    expired. Expired ids are purged at start-up and then every ``PURGE_EVERY_S``.
+    """
+    global _purged_at  # one timestamp per process
+    now = datetime.now(UTC)
+    if time.monotonic() - _purged_at > PURGE_EVERY_S:
+        _purged_at = time.monotonic()
+        purge_replays(services)
+    with transaction(services) as session:
+        dialect = session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        table = JwtReplay.__table__  # type: ignore[attr-defined]  # SQLModel's table
+        statement = (
+            insert(table)
+            .values(iss=iss, jti=jti, expires_at=expires)
+            .on_conflict_do_update(
+                index_elements=["iss", "jti"],
+                set_={"expires_at": expires},
+                where=table.c.expires_at < now,
+            )
+        )
+        # RETURNING, not rowcount: psycopg reports -1 for an upsert with RETURNING.
+        return session.execute(statement.returning(table.c.id)).first() is not None
+
+
+def purge_replays(services: Services) -> None:
+    """Forget ``jti`` values whose tokens have expired."""
+    with transaction(services) as session:
+        session.execute(delete(JwtReplay).where(col(JwtReplay.expires_at) < datetime.now(UTC)))
