@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses bench-cds env uv
+.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses bench-cds soak fuzz startup env uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -45,4 +45,15 @@ bench-courses: env
 bench-cds: env
 	$(UV) run --frozen python -m bench.cds
 
-bench: bench-domain bench-http bench-courses bench-cds
+bench: env
+	$(UV) run --frozen python -m bench.all
+
+# Load and fault behaviour (bounded; they stop by themselves and print their figures).
+soak: env
+	$(UV) run --frozen python -m ops.soak
+
+fuzz: env
+	$(UV) run --frozen python -m ops.fuzz
+
+startup: env
+	$(UV) run --frozen python -m ops.startup

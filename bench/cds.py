@@ -165,10 +165,8 @@ def parse(out: str) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    """Run both loads and print the table."""
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    connections = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+def measure(seconds: int, connections: int) -> tuple[dict[str, float], dict[str, float], str]:
+    """order-sign (JWT, replay cache, audit) and the echo of the same body: (service, echo, what)."""
     if shutil.which("wrk") is None:
         sys.exit("bench.cds needs wrk (apt-get install wrk)")
     body = order_sign_body()
@@ -196,9 +194,19 @@ def main() -> None:
             service = run_wrk(url, text, tokens, seconds, connections)
         with serve("bench.echo:create_echo", {}, free_port(), "/docs") as url:
             echo = run_wrk(url, text, None, seconds, connections)
+    if service["requests"] > len(tokens):
+        print("  warning: more requests than tokens; later ones were refused as replays")
+    return service, echo, f"{resources}-resource prefetch ({len(text)} bytes)"
+
+
+def main() -> None:
+    """Run both loads and print the table."""
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    connections = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    service, echo, what = measure(seconds, connections)
     print(
-        f"cds: order-sign, {resources}-resource prefetch ({len(text)} bytes), {connections} "
-        f"connections, {seconds} s each, one uvicorn worker, SQLite, JWT (ES384) + audit"
+        f"cds: order-sign, {what}, {connections} connections, {seconds} s each, one uvicorn worker, "
+        "SQLite, JWT (ES384) + audit"
     )
     for name, r in (("POST order-sign", service), ("bare FastAPI echo", echo)):
         print(
@@ -206,8 +214,6 @@ def main() -> None:
             f"  p99 {r['p99']:6.1f} ms  requests {r['requests']:.0f}  non-2xx {r['errors']:.0f}"
         )
     print(f"  ratio: {service['rps'] / echo['rps']:.2f} × the echo; goal p95 ≤ 50 ms")
-    if service["requests"] > len(tokens):
-        print("  warning: more requests than tokens; later ones were refused as replays")
 
 
 if __name__ == "__main__":

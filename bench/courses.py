@@ -105,7 +105,9 @@ def seed(base: str, today: date) -> list[str]:
     return ids
 
 
-def run_engine(name: str, url: str, seconds: int) -> dict[str, dict[str, float]]:
+def run_engine(
+    name: str, url: str, seconds: int, *, quiet: bool = False
+) -> dict[str, dict[str, float]]:
     """Seed, then measure writes and checklists on one engine."""
     env = {
         "ISOCDS_API_KEYS": f"bench:{SECRET}",
@@ -129,6 +131,8 @@ def run_engine(name: str, url: str, seconds: int) -> dict[str, dict[str, float]]
         reads = [(f"/v1/courses/{cid}/checklist", "") for cid in ids]
         out["checklist16"] = wrk_script(base, reads, "GET", HEADERS, seconds, 16)
         out["checklist1"] = wrk_script(base, reads, "GET", HEADERS, seconds, 1)
+    if quiet:
+        return out
     print(
         f"  {name:10s} writes {out['writes']['rps']:6.0f}/s (p99 {out['writes']['p99']:5.1f} ms)"
         f" | checklist 16 conn {out['checklist16']['rps']:5.0f}/s p50 {out['checklist16']['p50']:5.1f} ms"

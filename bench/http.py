@@ -111,10 +111,8 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def main() -> None:
-    """Run both loads and print the table."""
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    connections = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+def measure(seconds: int, connections: int) -> tuple[dict[str, float], dict[str, float], int]:
+    """``POST /v1/assessments`` (A1) and the echo of the same body: (service, echo, body bytes)."""
     if shutil.which("wrk") is None:
         sys.exit("bench.http needs wrk (apt-get install wrk)")
     body = json.dumps(A1_REQUEST).encode()
@@ -132,9 +130,17 @@ def main() -> None:
             service = wrk(base + "/v1/assessments", body, headers, seconds, connections)
         with serve("bench.echo:create_echo", {}, free_port(), "/docs") as base:
             echo = wrk(base + "/echo", body, headers, seconds, connections)
+    return service, echo, len(body)
+
+
+def main() -> None:
+    """Run both loads and print the table."""
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    connections = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    service, echo, size = measure(seconds, connections)
     ratio = service["rps"] / echo["rps"]
     print(
-        f"http: {connections} connections, {seconds} s each, one uvicorn worker, body {len(body)} bytes"
+        f"http: {connections} connections, {seconds} s each, one uvicorn worker, body {size} bytes"
     )
     for name, r in (("POST /v1/assessments (A1)", service), ("bare FastAPI echo", echo)):
         print(

@@ -47,7 +47,7 @@ def upgrade(url: str | None = None) -> None:
 
 
 def main() -> int:
-    """Run the migrations of the configured database."""
+    """Run the migrations of the configured database (the same as ``python -m api migrate``)."""
     settings = DbSettings()
     upgrade(settings.database_url.get_secret_value())
     print(f"isocds: database migrated to {head_revision()}")  # noqa: T201  # a CLI

@@ -9,6 +9,7 @@ a source that is absent, ``null`` or an OperationOutcome leaves the fact absent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,13 +23,14 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
-from pydantic import ValidationError
 
 from api.cds.clients import Client
 from domain import codes as c
 from domain import facts as f
 from domain.checks.matching import medication_match
+from domain.context import age_on
 from domain.settings import LocalPolicy
+from domain.validation import MAX_AGE_YEARS
 from domain.vocab import (
     Allergen,
     ConditionStatus,
@@ -141,6 +143,22 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# Larger than any dose, duration, lab value or reference range; beyond it a value is unreadable.
+NUMBER_LIMIT = 1e12
+
+
+def number(value: Any) -> float | None:
+    """A JSON number as a float, or ``None`` for anything else: booleans, strings, NaN,
+    infinities and values too large to be a measurement are unreadable, never a crash."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) and abs(result) <= NUMBER_LIMIT else None
+
+
 def fhir_date(value: Any) -> date | None:
     """A FHIR date or dateTime as the local date as written (never converted to UTC)."""
     if not isinstance(value, str) or len(value) < 10:
@@ -161,7 +179,14 @@ def _codings(concept: Any) -> tuple[f.Coding, ...]:
             and isinstance(cd.get("system"), str)
             and isinstance(cd.get("code"), str)
         ):
-            out.append(f.Coding(system=cd["system"], code=cd["code"], display=cd.get("display")))
+            display = cd.get("display")
+            out.append(
+                f.Coding(
+                    system=cd["system"],
+                    code=cd["code"],
+                    display=display if isinstance(display, str) else None,
+                )
+            )
     return tuple(out)
 
 
@@ -198,7 +223,9 @@ def resources(value: Any, key: str, problems: Problems) -> list[dict[str, Any]]:
             continue  # resources the rules do not read (e.g. OperationOutcome entries)
         try:
             model.model_validate(r)
-        except (ValidationError, ValueError, TypeError, RecursionError):
+        except Exception:  # any failure of the models on sent data = unreadable
+            # ValidationError mostly; fhir.resources' own validators also raise AttributeError,
+            # TypeError or RecursionError on shapes no FHIR server sends.
             problems.unreadable.append(f"{key}: {kind}/{r.get('id', '?')} could not be read")
             continue
         allowed = STATUS_CODES.get(str(kind))
@@ -342,41 +369,53 @@ def daily_mg(order: dict[str, Any], strength: int | None) -> float | None:
     for d in instructions:
         rates = [r for r in as_list(d.get("doseAndRate")) if isinstance(r, dict)]
         dose = rates[0].get("doseQuantity") if rates else None
-        if not isinstance(dose, dict) or not isinstance(dose.get("value"), int | float):
+        value = number(as_dict(dose).get("value"))
+        if value is None:
             return None
-        unit = str(dose.get("code") or dose.get("unit") or "").strip().lower()
+        unit = str(as_dict(dose).get("code") or as_dict(dose).get("unit") or "").strip().lower()
         if unit == "mg":
-            mg = float(dose["value"])
+            mg = value
         elif unit in CAPSULE_UNITS and strength is not None:
-            mg = float(dose["value"]) * strength
+            mg = value * strength
         else:
             return None
         repeat = as_dict(as_dict(d.get("timing")).get("repeat"))
         freq, period, period_unit = (
-            repeat.get("frequency"),
-            repeat.get("period"),
+            number(repeat.get("frequency")),
+            number(repeat.get("period")),
             repeat.get("periodUnit"),
         )
-        if not isinstance(freq, int | float) or not isinstance(period, int | float) or period <= 0:
+        if freq is None or period is None or period <= 0:
             return None
-        if period_unit not in PERIOD_DAYS:
+        if not isinstance(period_unit, str) or period_unit not in PERIOD_DAYS:
             return None
         total += mg * freq / (period * PERIOD_DAYS[period_unit])
-    return round(total, 3)
+    mg_per_day = number(round(total, 3))  # a tiny period can make the total infinite
+    return mg_per_day if mg_per_day is not None and mg_per_day > 0 else None
 
 
-def supply(order: dict[str, Any]) -> tuple[int | None, int]:
-    """RULES §14 "Supply": days supplied (d, wk, mo) and refills (absent = 0)."""
+def supply(order: dict[str, Any], problems: Problems) -> tuple[int | None, int | None]:
+    """RULES §14 "Supply": days supplied (d, wk, mo) and refills (absent = 0). A value present
+    but not readable is unknown and reported, never read as a default."""
+    where = f"draft order MedicationRequest/{order.get('id', '?')}"
     request = as_dict(order.get("dispenseRequest"))
     duration = as_dict(request.get("expectedSupplyDuration"))
     days: int | None = None
-    value = duration.get("value")
+    value = number(duration.get("value"))
     unit = duration.get("code") or duration.get("unit")
-    if isinstance(value, int | float) and unit in ("d", "day", "days", "wk", "mo"):
+    if value is not None and unit in ("d", "day", "days", "wk", "mo"):
         factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "mo": 30}[unit]
-        days = round(value * factor)
-    refills = request.get("numberOfRepeatsAllowed")
-    return days, refills if isinstance(refills, int) and refills >= 0 else 0
+        days = round(value * factor) if value * factor >= 1 else None
+    if duration and days is None:
+        problems.unreadable.append(f"{where}: the expected supply duration could not be read")
+    if "numberOfRepeatsAllowed" not in request:
+        return days, 0
+    refills = request["numberOfRepeatsAllowed"]
+    count = number(refills) if isinstance(refills, int) else None
+    if count is None or count < 0:
+        problems.unreadable.append(f"{where}: the number of refills could not be read")
+        return days, None
+    return days, int(count)
 
 
 def _effective(obs: dict[str, Any]) -> date | None:
@@ -389,13 +428,25 @@ def _final(obs: dict[str, Any]) -> bool:
     return obs.get("status") in FINAL
 
 
+def _value_unreadable(obs: dict[str, Any], key: str, problems: Problems) -> None:
+    """Report a final Observation whose numeric value is there but no measurement (NaN, an
+    infinity, beyond a float, not a number): it is skipped as unknown, and the clinician told."""
+    value = as_dict(obs.get("valueQuantity")).get("value", obs.get("valueInteger"))
+    if _final(obs) and value is not None and number(value) is None:
+        problems.unreadable.append(
+            f"{key}: Observation/{obs.get('id', '?')} has a value that could not be read"
+        )
+
+
 def _quantity(obs: dict[str, Any]) -> tuple[float, str] | None:
     q = obs.get("valueQuantity")
-    if isinstance(q, dict) and isinstance(q.get("value"), int | float):
+    value = number(as_dict(q).get("value"))
+    if isinstance(q, dict) and value is not None:
         unit = q.get("code") if q.get("system") in (None, UCUM) and q.get("code") else q.get("unit")
-        return float(q["value"]), str(unit or "")
-    if isinstance(obs.get("valueInteger"), int):
-        return float(obs["valueInteger"]), ""
+        return value, str(unit or "")
+    integer = obs.get("valueInteger")
+    if isinstance(integer, int) and number(integer) is not None:
+        return float(integer), ""
     return None
 
 
@@ -428,9 +479,9 @@ def _test_result(obs: dict[str, Any]) -> TestResult:
     q = _quantity(obs)
     if q is not None:
         for rr in as_list(obs.get("referenceRange")):
-            high = as_dict(as_dict(rr).get("high"))
-            if isinstance(high.get("value"), int | float):
-                return TestResult.POSITIVE if q[0] > high["value"] else TestResult.NEGATIVE
+            high = number(as_dict(as_dict(rr).get("high")).get("value"))
+            if high is not None:
+                return TestResult.POSITIVE if q[0] > high else TestResult.NEGATIVE
     return TestResult.INDETERMINATE
 
 
@@ -510,6 +561,8 @@ def observations_facts(
                     None,
                 )
                 q = _quantity(obs)
+                if q is None:
+                    _value_unreadable(obs, key, problems)
                 if not _final(obs) or when is None or loinc is None or q is None:
                     continue
                 if q[1] not in c.LAB_UNITS[loinc] or q[0] < 0:
@@ -520,9 +573,9 @@ def observations_facts(
                 uln = None
                 if loinc in c.LIVER_LOINCS:
                     for rr in as_list(obs.get("referenceRange")):
-                        high = as_dict(as_dict(rr).get("high"))
-                        if isinstance(high.get("value"), int | float) and high["value"] > 0:
-                            uln = float(high["value"])
+                        high = number(as_dict(as_dict(rr).get("high")).get("value"))
+                        if high is not None and high > 0:
+                            uln = high
                 labs.append(
                     f.LabResult(loinc=loinc, value=q[0], unit=q[1], collected_on=when, uln=uln)
                 )
@@ -530,6 +583,8 @@ def observations_facts(
     weights = []
     for obs in by_key["weight"] or []:
         when, q = _effective(obs), _quantity(obs)
+        if q is None:
+            _value_unreadable(obs, "weight", problems)
         if (
             not _final(obs)
             or when is None
@@ -540,7 +595,8 @@ def observations_facts(
         kg = {"kg": q[0], "g": q[0] / 1000, "[lb_av]": q[0] * LB_TO_KG}.get(q[1])
         if kg is None or not 0 < kg <= 400:
             problems.unreadable.append(
-                f"weight: Observation/{obs.get('id', '?')} has the unit {q[1]!r}"
+                f"weight: Observation/{obs.get('id', '?')} has an impossible value or the "
+                f"unit {q[1]!r}"
             )
             continue
         weights.append((when, kg))
@@ -559,6 +615,8 @@ def observations_facts(
                 ),
                 None,
             )
+            if q is None:
+                _value_unreadable(obs, "mood", problems)
             if not _final(obs) or when is None or q is None or loinc is None:
                 continue
             instrument = MOOD[loinc]
@@ -601,7 +659,8 @@ def _allergy(resource: dict[str, Any], policy: LocalPolicy) -> f.Allergy | None:
 
 def birth_date(patient: Any, as_of: date, problems: Problems) -> date | None:
     """``Patient.birthDate``; a partial date (``YYYY`` or ``YYYY-MM``) gives the youngest age it
-    allows (the conservative reading). One before 1900 or after ``as_of`` is reported unreadable."""
+    allows (the conservative reading). One after ``as_of`` or giving an age over
+    ``MAX_AGE_YEARS`` is reported unreadable."""
     raw = as_dict(patient).get("birthDate")
     if not isinstance(raw, str):
         return None
@@ -616,7 +675,7 @@ def birth_date(patient: Any, as_of: date, problems: Problems) -> date | None:
             raise ValueError(raw)
     except (ValueError, OverflowError):
         birth = None
-    if birth is None or birth.year < 1900 or birth > as_of:
+    if birth is None or birth > as_of or age_on(birth, as_of) > MAX_AGE_YEARS:
         problems.unreadable.append("patient: the birth date could not be read")
         return None
     return birth

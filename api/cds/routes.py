@@ -50,6 +50,8 @@ from domain.catalog import build_catalog
 from domain.context import epoch_for
 from domain.course import CourseHistory, history_facts
 from domain.engine import evaluate
+from domain.errors import InputError
+from domain.products import PRODUCTS
 from domain.vocab import Status, VisitType
 
 logger = logging.getLogger(__name__)
@@ -252,7 +254,7 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
     if order is not None:
         plan = replace(plan, product=product_of(order.medication, client.jurisdiction))
         if hook == "order-sign":
-            days, refills = supply(order.raw)
+            days, refills = supply(order.raw, problems)
             plan = replace(
                 plan,
                 planned_mg_per_day=daily_mg(order.raw, strength_of(order.medication)),
@@ -270,10 +272,27 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
     )
     if found is not None:
         facts = history_facts(found[1], as_of, facts)
+    product = facts.plan.product
+    if product is not None and client.jurisdiction not in PRODUCTS[product].markets:
+        # A course recorded for another market (its product is not sold here): the product is
+        # unknown for this client and the clinician is told; the other rules still run.
+        problems.unreadable.append(
+            f"the product {product.value} is not marketed in {client.jurisdiction.value}: "
+            "product unknown"
+        )
+        facts = replace(facts, plan=replace(facts.plan, product=None))
     settings = services.evaluation
     if client.lab_profile is not None:
         settings = replace(settings, lab_profile_us=client.lab_profile)
-    ev = evaluate(facts, as_of, client.jurisdiction, settings, catalog=build_catalog(settings))
+    try:
+        ev = evaluate(facts, as_of, client.jurisdiction, settings, catalog=build_catalog(settings))
+    except InputError as exc:
+        # The reader turns what it cannot read into "unknown"; a value that still fails the
+        # domain's checks is refused with the fields named, never answered as a guess.
+        issues = "; ".join(f"{i.path}: {i.reason}" for i in exc.issues)
+        raise CdsError(
+            422, f"the record holds values the rules cannot evaluate ({issues})"
+        ) from None
     if record.treatment_start_approximate and found is None:
         problems.unreadable.append(
             "treatment start approximated from an isotretinoin order's authoredOn (no dispense or statement)"
@@ -372,9 +391,9 @@ def _timestamp(value: Any) -> datetime:
         raise CdsError(400, "outcomeTimestamp is required")
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise CdsError(400, "outcomeTimestamp must be an RFC 3339 time") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _feedback_rows(service_id: str, iss: str, body: dict[str, Any]) -> list[dict[str, Any]]:

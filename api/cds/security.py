@@ -114,7 +114,10 @@ async def authenticate(services: Services, request: Request, clients: dict[str, 
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 200:
         raise Unauthorized("jti")
-    expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY_S)
+    try:
+        expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY_S)
+    except (OverflowError, OSError, ValueError):
+        raise Unauthorized("exp out of range") from None
     if not await db_call(services, _remember, services, client.iss, jti, expires):
         raise Unauthorized("replayed jti")
     return _identified(request, Caller(client, claims))

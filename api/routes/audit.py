@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -10,12 +9,15 @@ from fastapi import APIRouter, Query, Response
 from api.database import db_call, transaction
 from api.deps import ServicesDep, json_response
 from api.problems import problem_responses
+from api.schemas.common import Instant
 from api.schemas.courses import AuditList, AuditOut
 from api.security import Caller
 from db.repositories import AuditRepository
 from db.tables import AuditRecord
 
 router = APIRouter(prefix="/v1", tags=["audit"])
+# Record IDs are 64-bit signed integers on both engines.
+MAX_RECORD_ID = 2**63 - 1
 
 
 @router.get(
@@ -31,13 +33,14 @@ async def list_audit(
         str | None, Query(max_length=36, description="Only this course's records.")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="Recorded at or after this time (ISO 8601).")
+        Instant | None, Query(description="Recorded at or after this time (ISO 8601).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Recorded before this time (ISO 8601).")
+        Instant | None, Query(description="Recorded before this time (ISO 8601).")
     ] = None,
     after_id: Annotated[
-        int | None, Query(ge=0, description="Continue after this record ID (paging).")
+        int | None,
+        Query(ge=0, le=MAX_RECORD_ID, description="Continue after this record ID (paging)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many records.")] = 100,
 ) -> Response:

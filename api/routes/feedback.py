@@ -8,7 +8,6 @@ details: they are stored but only counted here.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -16,6 +15,7 @@ from fastapi import APIRouter, Query, Response
 from api.database import db_call, transaction
 from api.deps import ServicesDep, json_response
 from api.problems import problem_responses
+from api.schemas.common import Instant
 from api.schemas.feedback import FeedbackSummary, ReasonCount, RuleFeedback
 from api.security import Caller
 from db.repositories import FeedbackRepository
@@ -73,10 +73,10 @@ async def feedback_summary(
     services: ServicesDep,
     _: Caller,
     since: Annotated[
-        datetime | None, Query(description="Feedback received at or after this time (ISO 8601).")
+        Instant | None, Query(description="Feedback received at or after this time (ISO 8601).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Feedback received before this time (ISO 8601).")
+        Instant | None, Query(description="Feedback received before this time (ISO 8601).")
     ] = None,
 ) -> Response:
     """How often the cards carrying each rule were accepted and overridden, with the reasons."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from domain import vocab as v
 
@@ -34,6 +34,18 @@ def _calendar_date(value: Any) -> Any:
 CalendarDate = Annotated[
     date, BeforeValidator(_calendar_date), WithJsonSchema({"type": "string", "format": "date"})
 ]
+
+
+def _utc_instant(value: datetime) -> datetime:
+    """A point in time as UTC (a time without an offset is read as UTC)."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("a time that stays within the years 1 to 9999 in UTC") from None
+
+
+Instant = Annotated[datetime, AfterValidator(_utc_instant)]
+"""A query or body time (ISO 8601), normalised to UTC; out-of-range offsets are refused."""
 
 
 class Wire(BaseModel):

@@ -1,0 +1,1 @@
+"""Operational checks that run the service for real: load, faults, start-up."""
