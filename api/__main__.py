@@ -13,7 +13,6 @@ has brought its schema to head.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import socket
 import sys
@@ -23,10 +22,7 @@ import uvicorn
 
 from api.main import create_app
 from api.settings import Settings, SettingsError, load_settings
-from db.engine import is_sqlite_url
 from db.migrate import head_revision, upgrade
-
-logger = logging.getLogger("api")
 
 GRACEFUL_SHUTDOWN_S = 8
 """After SIGTERM, in-flight requests get this long to finish (the process ends within 10 s)."""
@@ -83,9 +79,8 @@ def serve() -> int:
     if settings is None:
         return 2
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    url = settings.db.database_url.get_secret_value()
-    if is_sqlite_url(url):
-        upgrade(url)
+    if settings.db.is_sqlite:
+        upgrade(settings.db.database_url.get_secret_value())
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -9,7 +9,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from api.audit import audit_row, canonical
-from api.database import IDEMPOTENCY_HEADER, Claim, begin, complete, db_call, release, transaction
+from api.database import Claim, begin, complete, db_call, idempotency_key, release, transaction
 from api.deps import Services, json_response
 from domain.engine import Evaluation
 from domain.vocab import Status
@@ -37,7 +37,7 @@ async def answer(
     response exists; if it cannot be, the caller gets 503 and not the evaluation.
     """
     claimed: Claim | None = None
-    if request.method == "POST" and request.headers.get(IDEMPOTENCY_HEADER) is not None:
+    if idempotency_key(request) is not None:
         outcome = await db_call(services, begin, services, request, caller, body)
         if isinstance(outcome, Response):
             return outcome

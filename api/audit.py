@@ -38,13 +38,14 @@ def load_hmac_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return key_file.read_text(encoding="utf-8").strip().encode()
+    key = secrets.token_hex(32)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secrets.token_hex(32))
+        f.write(key)
     logger.warning(
         "ISOCDS_AUDIT_HMAC_KEY is not set: a key was generated in var/audit-hmac.key; set the "
         "same key on every replica in production (it is lost without a volume)"
     )
-    return key_file.read_text(encoding="utf-8").strip().encode()
+    return key.encode()
 
 
 def canonical(endpoint: str, body: BaseModel | dict[str, Any] | None, **context: Any) -> bytes:

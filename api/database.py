@@ -28,7 +28,7 @@ from sqlmodel import Session
 from api.deps import Services
 from api.problems import ProblemError, problem_response
 from db.audit import AuditUnavailableError, WriteLockTimeoutError, held
-from db.repositories import COMPLETED, IN_FLIGHT, KEEP_KEYS, IdempotencyRepository
+from db.repositories import COMPLETED, KEEP_KEYS, IdempotencyRepository
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -160,13 +160,9 @@ def begin(
                 media_type="application/json",
                 headers=headers,
             )
-        if existing.state == IN_FLIGHT and existing.id is not None:
-            stale = (
-                existing.created_at.replace(tzinfo=existing.created_at.tzinfo or UTC)
-                < now - STALE_CLAIM
-            )
-            if stale and repo.take_over(existing.id, fp, now, now - STALE_CLAIM):
-                return Claim(caller, key)
+        # Still in flight: take it over only if it is stale (its request died).
+        if existing.id is not None and repo.take_over(existing.id, fp, now, now - STALE_CLAIM):
+            return Claim(caller, key)
     raise ProblemError(
         409, "a request with this Idempotency-Key is still in flight", slug="idempotency-in-flight"
     )

@@ -26,7 +26,7 @@ from api.routes import audit, courses, docs, evaluations, feedback, health, rule
 from api.schemas.common import document_enums
 from api.settings import Settings, load_settings
 from db.audit import AuditWriter
-from db.engine import is_sqlite, make_engine
+from db.engine import make_engine
 from db.migrate import head_revision
 from domain.catalog import build_catalog
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     evaluation = settings.evaluation()
     engine = make_engine(settings.db)
-    sqlite = is_sqlite(engine)
+    sqlite = settings.db.is_sqlite
     write_lock = threading.Lock() if sqlite else None
     services = Services(
         settings=settings,
@@ -131,7 +131,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    app.state.settings = settings
     app.state.api_keys = {k: s.get_secret_value().encode() for k, s in settings.keys().items()}
     app.state.cds_clients = {c["iss"]: Client.from_config(c) for c in settings.cds_clients()}
 
@@ -150,10 +149,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, prefixes=("/v1", "/cds-services")
     )
-    if settings.origins():
+    origins = settings.origins()
+    if origins:
         app.add_middleware(
             Cors,
-            allow_origins=list(settings.origins()),
+            allow_origins=list(origins),
             allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
             allow_headers=[
                 "Authorization",

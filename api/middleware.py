@@ -175,5 +175,5 @@ class Cors(CORSMiddleware):
         return Response(
             json.dumps(problem),
             status_code=response.status_code,
-            media_type="application/problem+json",
+            media_type=PROBLEM_JSON,
         )

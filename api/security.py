@@ -30,7 +30,7 @@ async def caller(
 ) -> str:
     """The key ID of the caller (401 problem when missing or wrong)."""
     state = request.app.state
-    if state.settings.auth == "disabled":
+    if state.services.settings.auth == "disabled":
         request.state.key_id = ANONYMOUS
         return ANONYMOUS
     secret = credentials.credentials if credentials is not None else api_key

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import urllib.request
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from bench.http import SECRET, free_port, serve, wrk_script
-from db.migrate import upgrade
-from tests.database import create_pg_database
+from bench.http import HEADERS, serve, service_env, wrk_script
+from tests.database import create_pg_database, fresh_sqlite_url
+from tests.integration.support import free_port
 
-HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
 COURSES = 16
 
 
@@ -109,15 +106,8 @@ def run_engine(
     name: str, url: str, seconds: int, *, quiet: bool = False
 ) -> dict[str, dict[str, float]]:
     """Seed, then measure writes and checklists on one engine."""
-    env = {
-        "ISOCDS_API_KEYS": f"bench:{SECRET}",
-        "ISOCDS_TIMEZONE": "UTC",
-        "ISOCDS_LOG_LEVEL": "warning",
-        "ISOCDS_DATABASE_URL": url,
-        "ISOCDS_AUDIT_HMAC_KEY": "bench-hmac-key-0123456789abcdef0123456789",
-    }
     out: dict[str, dict[str, float]] = {}
-    with serve("api.main:create_app", env, free_port(), "/ready") as base:
+    with serve("api.main:create_app", service_env(url), free_port(), "/ready") as base:
         today = date.today()  # noqa: DTZ011  # the service's zone is UTC here; only the date matters
         ids = seed(base, today)
         writes = [
@@ -146,10 +136,7 @@ def main() -> None:
     """Both engines, one table."""
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print(f"courses: one uvicorn worker, wrk {seconds} s per load, audit commit in the path")
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.db"
-        upgrade(sqlite)
-        run_engine("SQLite", sqlite, seconds)
+    run_engine("SQLite", fresh_sqlite_url(), seconds)
     run_engine("PostgreSQL", create_pg_database(), seconds)
 
 

@@ -66,16 +66,6 @@ def _sqlite_begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def is_sqlite_url(url: str) -> bool:
-    """Whether a database URL names an SQLite database."""
-    return make_url(url).get_backend_name() == "sqlite"
-
-
-def is_sqlite(engine: Engine) -> bool:
-    """Whether the engine is SQLite (one writer at a time)."""
-    return engine.dialect.name == "sqlite"
-
-
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE: take the write lock at BEGIN, so two writers queue on the busy timeout instead of
     # failing later with "database is locked" when one upgrades a read lock.

@@ -33,7 +33,6 @@ import base64
 import codecs
 import copy
 import json
-import os
 import random
 import re
 import subprocess
@@ -63,7 +62,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
 from bench.cds import order_sign_body, prefetch_20
-from bench.http import free_port
+from bench.http import start, stop
 from tests.cds.support import (
     DOXYCYCLINE,
     ISOTRETINOIN_20,
@@ -81,7 +80,9 @@ from tests.cds.support import (
     medication_request,
     patient,
     token,
+    write_clients,
 )
+from tests.integration.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 API_SECRET = "fuzz-api-secret-0123456789abcdef"  # noqa: S105  # a throwaway test key
@@ -136,6 +137,12 @@ class Tally:
             if failure is not None:
                 self.failures.append(failure)
 
+    def not_sent(self, phase: str, kind: str, note: str) -> None:
+        """Count a request this client could not send (not the server's doing) and note why."""
+        with self.lock:
+            self.counts.setdefault((phase, kind), Counter())["not sent"] += 1
+            self.notes.append(note[:300])
+
     def by_phase(self, phase: str) -> Counter[str]:
         """The status counts of one phase."""
         total: Counter[str] = Counter()
@@ -175,17 +182,11 @@ class Service:
     log: Path
 
 
-def _tail(path: Path, size: int = 3000) -> str:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return text[-size:]
-
-
 @contextmanager
 def running_service(folder: Path, clients: Path) -> Iterator[Service]:
     """``python -m api`` on a free loopback port until the block ends (its log in ``folder``)."""
     port = free_port()
     env = {
-        **os.environ,
         "ISOCDS_HOST": "127.0.0.1",
         "ISOCDS_PORT": str(port),
         "ISOCDS_DATABASE_URL": f"sqlite:///{folder}/fuzz.db",
@@ -196,37 +197,12 @@ def running_service(folder: Path, clients: Path) -> Iterator[Service]:
         "ISOCDS_LOG_LEVEL": "warning",
     }
     log = folder / "service.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # our own interpreter and module
-            [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    service = Service(f"http://127.0.0.1:{port}", process, log)
+    cmd = [sys.executable, "-m", "api"]
+    process = start(cmd, env, port, log=log, timeout_s=START_TIMEOUT_S, name="fuzz")
     try:
-        _wait_ready(service)
-        yield service
+        yield Service(f"http://127.0.0.1:{port}", process, log)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(service: Service) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx2.Client(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if service.process.poll() is not None:
-                sys.exit(f"the service exited at start:\n{_tail(service.log)}")
-            try:
-                if http.get(service.base + "/ready").status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.1)
-    sys.exit(f"the service was not ready within {START_TIMEOUT_S:.0f} s:\n{_tail(service.log)}")
+        stop(process, 15.0)
 
 
 def seed_courses(base: str) -> list[str]:
@@ -399,9 +375,7 @@ def _send_case(
         )  # fmt: skip
         return
     except Exception as exc:  # not the server's doing
-        with tally.lock:
-            tally.counts.setdefault(("openapi", label), Counter())["not sent"] += 1
-            tally.notes.append(f"openapi: {label}: a case could not be sent: {exc!r}"[:300])
+        tally.not_sent("openapi", label, f"openapi: {label}: a case could not be sent: {exc!r}")
         return
     status = response.status_code
     failure = None
@@ -1208,9 +1182,7 @@ class Sender:
         try:
             auth = authorization(call.jwt, call.iss, self.keys, url, rng)
         except Exception as exc:  # a token this client cannot make: noted, not the server's
-            with self.tally.lock:
-                self.tally.counts.setdefault(("cds", call.kind), Counter())["not sent"] += 1
-                self.tally.notes.append(f"cds: call #{i}: no token ({call.jwt}): {exc!r}"[:300])
+            self.tally.not_sent("cds", call.kind, f"cds: call #{i}: no token ({call.jwt}): {exc!r}")
             return
         headers: dict[bytes, bytes] = {}
         if auth is not None:
@@ -1225,9 +1197,7 @@ class Sender:
                 status, text = response.status_code, response.text
                 rid = response.headers.get("x-request-id")
             except httpx2.LocalProtocolError as exc:  # the client would not send it
-                with self.tally.lock:
-                    self.tally.counts.setdefault(("cds", call.kind), Counter())["not sent"] += 1
-                    self.tally.notes.append(f"cds: call #{i} could not be sent: {exc!r}"[:300])
+                self.tally.not_sent("cds", call.kind, f"cds: call #{i} could not be sent: {exc!r}")
                 continue
             except httpx2.HTTPError as exc:
                 text = repr(exc)
@@ -1362,15 +1332,12 @@ def main() -> None:
     keys = Keys({ISS_US: es384_key("es-us"), ISS_EU: es384_key("es-eu")}, es384_key("es-us"))
     with tempfile.TemporaryDirectory(prefix="isocds-fuzz-") as tmp:
         folder = Path(tmp)
-        clients = folder / "clients.json"
-        clients.write_text(
-            json.dumps(
-                [
-                    client_config(ISS_US, "US", (keys.by_iss[ISS_US],), tenant="fuzz-us"),
-                    client_config(ISS_EU, "EU", (keys.by_iss[ISS_EU],), tenant="fuzz-eu"),
-                ]
-            ),
-            encoding="utf-8",
+        clients = write_clients(
+            folder,
+            [
+                client_config(ISS_US, "US", (keys.by_iss[ISS_US],), tenant="fuzz-us"),
+                client_config(ISS_EU, "EU", (keys.by_iss[ISS_EU],), tenant="fuzz-eu"),
+            ],
         )
         started = time.perf_counter()
         with running_service(folder, clients) as service:

@@ -55,7 +55,6 @@ import itertools
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -73,12 +72,20 @@ from sqlalchemy import create_engine, text
 
 from api.examples import A1_REQUEST
 from bench.cds import order_sign_body
-from bench.http import free_port
+from bench.http import start, stop, uvicorn_command
 from db.migrate import upgrade
-from tests.cds.support import ISS_US, PATIENT_ID, SigningKey, client_config, es384_key, token
+from tests.cds.support import (
+    ISS_US,
+    PATIENT_ID,
+    SigningKey,
+    client_config,
+    es384_key,
+    token,
+    write_clients,
+)
 from tests.database import create_pg_database
+from tests.integration.support import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "soak-secret-0123456789abcdef"  # noqa: S105  # the throwaway server's test key
 HMAC_KEY = "soak-hmac-key-0123456789abcdef0123456789"
 CDS_PATH = "/cds-services/isotretinoin-order"
@@ -223,6 +230,20 @@ class Stats:
         if len(self.examples) < 3:
             self.examples.append(example[:240])
 
+    def count(self, status: int | None, ms: float) -> None:
+        """Count one request: its status and latency (``None``: no answer, a connection error)."""
+        self.requests += 1
+        if status is None:
+            self.connection_errors += 1
+            return
+        self.latencies_ms.append(ms)
+        if 200 <= status < 300:
+            self.ok += 1
+        elif status >= 500:
+            self.server_errors += 1
+        elif status >= 400:
+            self.client_errors += 1
+
 
 @dataclass(frozen=True)
 class Ack:
@@ -261,9 +282,13 @@ class Sample:
     """One memory sample."""
 
     at_s: float
-    total_kib: int
     per_pid: dict[int, int]
     connections: dict[int, int]  # worker PID → established connections it holds
+
+    @property
+    def total_kib(self) -> int:
+        """The RSS of every process, summed."""
+        return sum(self.per_pid.values())
 
 
 @dataclass
@@ -348,24 +373,17 @@ class Soak:
     ) -> httpx2.Response | None:
         """Send one request and count its answer; the response when it has the expected status."""
         stats = self.stats[name]
-        stats.requests += 1
         started = time.perf_counter()
         try:
             response = await client.request(
                 method, path, content=body, headers=headers or self.api_headers
             )
         except httpx2.TransportError as exc:
-            stats.connection_errors += 1
+            stats.count(None, 0.0)
             stats.note(f"{type(exc).__name__}: {exc}")
             return None
-        stats.latencies_ms.append((time.perf_counter() - started) * 1000)
         status = response.status_code
-        if 200 <= status < 300:
-            stats.ok += 1
-        elif status >= 500:
-            stats.server_errors += 1
-        elif status >= 400:
-            stats.client_errors += 1
+        stats.count(status, (time.perf_counter() - started) * 1000)
         if status != expect:
             stats.unexpected += 1
             stats.note(f"{status}: {response.text}")
@@ -450,17 +468,20 @@ class Soak:
         if r is not None:
             self.audited["checklist"].append(r.headers["x-request-id"])
 
-    def cds_call(self) -> tuple[str, str, str, bytes]:
-        """A fresh ``hookInstance``, ``jti`` and signed token, and the body."""
-        instance = str(uuid.uuid4())
+    def cds_token(self) -> tuple[str, str]:
+        """A fresh ``jti`` and the signed token that carries it."""
         jti = uuid.uuid4().hex
-        signed = token(self.key, self.base + CDS_PATH, iss=ISS_US, exp_in=300, jti=jti)
-        body = self.cds_template.replace(HOOK_PLACEHOLDER, instance).encode()
-        return instance, jti, signed, body
+        return jti, token(self.key, self.base + CDS_PATH, iss=ISS_US, exp_in=300, jti=jti)
+
+    def cds_body(self) -> tuple[str, bytes]:
+        """A fresh ``hookInstance`` and the order-sign body that carries it."""
+        instance = str(uuid.uuid4())
+        return instance, self.cds_template.replace(HOOK_PLACEHOLDER, instance).encode()
 
     async def cds(self, client: httpx2.AsyncClient, _: random.Random) -> None:
         """A CDS Hooks order-sign call with its own JWT."""
-        instance, jti, signed, body = self.cds_call()
+        jti, signed = self.cds_token()
+        instance, body = self.cds_body()
         headers = {"Authorization": f"Bearer {signed}", "Content-Type": "application/json"}
         r = await self.request(client, "cds", "POST", CDS_PATH, 200, body, headers)
         if r is None:
@@ -532,39 +553,27 @@ class Soak:
     async def probe(self) -> None:
         """The same fresh token twice at once, on two workers: exactly one may be accepted."""
         a, b = await self.split_pair()
-        jti = uuid.uuid4().hex
-        signed = token(self.key, self.base + CDS_PATH, iss=ISS_US, exp_in=300, jti=jti)
-        instances = (str(uuid.uuid4()), str(uuid.uuid4()))
-        bodies = [self.cds_template.replace(HOOK_PLACEHOLDER, i).encode() for i in instances]
+        jti, signed = self.cds_token()
+        calls = (self.cds_body(), self.cds_body())  # (hookInstance, body), one per connection
         heads = [
             (
                 f"POST {CDS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
                 f"Authorization: Bearer {signed}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             ).encode()
-            for body in bodies
+            for _, body in calls
         ]
         results = await asyncio.gather(
-            self.raw_post(a, heads[0], bodies[0]), self.raw_post(b, heads[1], bodies[1])
+            self.raw_post(a, heads[0], calls[0][1]), self.raw_post(b, heads[1], calls[1][1])
         )
         stats = self.stats["probe"]
         for status, ms in results:
-            stats.requests += 1
-            if status is None:
-                stats.connection_errors += 1
-                continue
-            stats.latencies_ms.append(ms)
-            if status == 200:
-                stats.ok += 1
-            elif status >= 500:
-                stats.server_errors += 1
-            else:
-                stats.client_errors += 1
-            if status not in (200, 401):
+            stats.count(status, ms)
+            if status is not None and status not in (200, 401):
                 stats.unexpected += 1
                 stats.note(f"probe answered {status}")
         statuses = (results[0][0], results[1][0])
-        accepted = [i for i, s in zip(instances, statuses, strict=True) if s == 200]
+        accepted = [i for (i, _), s in zip(calls, statuses, strict=True) if s == 200]
         probe = Probe(statuses, (a.worker, b.worker), accepted[0] if len(accepted) == 1 else None)
         if probe.accepted != 1 or 401 not in statuses:
             stats.note(f"probe pair answered {statuses} on workers {probe.workers}")
@@ -588,10 +597,7 @@ class Soak:
         owners = socket_owners(workers)
         held = Counter(owners.get(inode) for inode in server_sockets(self.port).values())
         return Sample(
-            time.monotonic() - self.started,
-            sum(per_pid.values()),
-            per_pid,
-            {w: held.get(w, 0) for w in workers},
+            time.monotonic() - self.started, per_pid, {w: held.get(w, 0) for w in workers}
         )
 
     async def sampler_task(self, deadline: float) -> None:
@@ -690,41 +696,10 @@ class Soak:
 # --- the server ---------------------------------------------------------------------------------
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``uvicorn --workers 2`` on loopback, logging to ``log``; returns once ``/ready`` is 200."""
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603  # a fixed argv: this interpreter and uvicorn
-            cmd, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    limit = time.monotonic() + 120
-    with httpx2.Client(timeout=2, trust_env=False) as client:
-        while time.monotonic() < limit:
-            if proc.poll() is not None:
-                sys.exit(f"soak: the server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if client.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
-                    return proc
-            except httpx2.TransportError:
-                pass
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit("soak: the server was not ready in 120 s")
-
-
 def stop_server(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> tuple[float, int | None]:
     """SIGTERM, then wait; the seconds it took and the exit code (``None``: killed after)."""
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        code: int | None = proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        code = None
+    code = stop(proc, timeout_s)
     return time.monotonic() - started, code
 
 
@@ -1013,8 +988,7 @@ def main(argv: list[str] | None = None) -> int:
             url = create_pg_database()
             engine_name = "PostgreSQL"
         key = es384_key("soak")
-        clients = folder / "clients.json"
-        clients.write_text(json.dumps([client_config(ISS_US, "US", (key,))]), encoding="utf-8")
+        clients = write_clients(folder, [client_config(ISS_US, "US", (key,))])
         env = {
             "ISOCDS_DATABASE_URL": url,
             "ISOCDS_API_KEYS": f"soak:{SECRET}",
@@ -1029,7 +1003,8 @@ def main(argv: list[str] | None = None) -> int:
             f"soak: starting uvicorn with {WORKERS} workers on 127.0.0.1:{port} ({engine_name}); "
             f"{args.seconds:.0f} s at {args.connections} connections"
         )
-        proc = start_server(env, port, log)
+        cmd = uvicorn_command("api.main:create_app", port, WORKERS)
+        proc = start(cmd, env, port, log=log, timeout_s=120.0, name="soak")
         soak = Soak(port, proc.pid, key, args)
         try:
             asyncio.run(soak.run())

@@ -26,10 +26,7 @@ What is measured, and why:
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +34,9 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+
+from bench.http import answers_200, stop
+from tests.integration.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ("api", "db", "domain", "migrations")
@@ -48,13 +48,6 @@ POLL_S = 0.005
 def say(line: str) -> None:
     """Print one line of the report."""
     print(line, flush=True)  # noqa: T201  # a script: its output is the report
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on (now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def site_packages() -> list[str]:
@@ -83,31 +76,6 @@ def compile_bytecode() -> None:
         say(f"  compileall exit {result.returncode}; first lines: {lines[:3]}")
 
 
-def ready(port: int) -> bool:
-    """Whether ``GET /ready`` answers 200 now."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/ready")
-        response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-    return response.status == 200
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if the process has not gone in 10 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def one_run(pycache: Path | None) -> float:
     """Seconds from spawning ``python -m api`` (fresh directory, no settings) to ``/ready`` 200.
 
@@ -131,7 +99,7 @@ def one_run(pycache: Path | None) -> float:
             stderr=subprocess.DEVNULL,
         )
         try:
-            while not ready(port):
+            while not answers_200(port, "/ready"):
                 if proc.poll() is not None:
                     raise RuntimeError(f"python -m api exited {proc.returncode} before /ready")
                 if time.perf_counter() - started > RUN_TIMEOUT_S:

@@ -22,7 +22,7 @@ from api.cds.prefetch import FEEDS
 from domain.codes import ISOCDS, LOINC
 from domain.engine import Evaluation, Finding
 from domain.sources import SOURCES_BY_ID
-from domain.vocab import IndicationStatus, ItemState, Severity, Status
+from domain.vocab import ItemState, Severity, Status
 
 SUMMARY_MAX = 139
 PROGRAMME = ("contraindication.pregnancy", "contraindication.ppp-not-met")
@@ -112,6 +112,11 @@ def _extension(ev: Evaluation, findings: list[Finding]) -> dict[str, Any]:
             "epoch": ev.epoch,
         }
     }
+
+
+def _service_source(code: str, display: str) -> dict[str, Any]:
+    """The ``source`` of a card the service composes (not one finding's)."""
+    return {"label": SERVICE_LABEL, "topic": {"system": ISOCDS, "code": code, "display": display}}
 
 
 def _context_line(ev: Evaluation) -> str:
@@ -219,22 +224,16 @@ def information_card(
         "summary": _summary(f"Information needed: {what}"),
         "detail": "\n".join(parts),
         "indicator": "critical" if critical else "warning",
-        "source": {
-            "label": SERVICE_LABEL,
-            "topic": {
-                "system": ISOCDS,
-                "code": "information-needed",
-                "display": "Information needed",
-            },
-        },
+        "source": _service_source("information-needed", "Information needed"),
         "extension": _extension(ev, gating),
     }
 
 
 def checklist_card(
-    ev: Evaluation, shown: list[Finding], hook: str, patient_id: str, assessed_acne: bool
-) -> dict[str, Any] | None:
-    """The "Checklist" card: items due or overdue, info findings, and the indication."""
+    ev: Evaluation, shown: list[Finding], hook: str, patient_id: str
+) -> dict[str, Any]:
+    """The "Checklist" card: items due or overdue, info findings, and the indication (not
+    assessable: a FHIR record carries no acne assessment)."""
     items = [
         f
         for f in ev.checklist
@@ -255,12 +254,7 @@ def checklist_card(
             if f.item.due_from or f.item.due_by:
                 window = f" ({f.item.due_from or '…'} to {f.item.due_by or '…'})"
             parts.append(f"- {f.title}: {f.item.state.value}{window}")
-    status = ev.indication_status
-    if not assessed_acne or status is IndicationStatus.NEEDS_INFORMATION:
-        indication = "not assessable from the record (no acne assessment)"
-    else:
-        indication = status.value
-    parts += ["", f"**Indication:** {indication}"]
+    parts += ["", "**Indication:** not assessable from the record (no acne assessment)"]
     # Notes on items already done (e.g. a home test accepted before the 2026 REMS update).
     done_notes = [f for f in items if f.item and f.item.state is ItemState.DONE and f.notes]
     if infos or done_notes:
@@ -276,10 +270,7 @@ def checklist_card(
         ),
         "detail": "\n".join(parts).strip(),
         "indicator": "info",
-        "source": {
-            "label": SERVICE_LABEL,
-            "topic": {"system": ISOCDS, "code": "checklist", "display": "Checklist"},
-        },
+        "source": _service_source("checklist", "Checklist"),
         "extension": _extension(ev, due + infos),
     }
     if suggestions:
@@ -308,14 +299,7 @@ def exposure_unknown_card(problems: Problems) -> dict[str, Any]:
         "summary": "Information needed: medication data unavailable, isotretinoin use unknown",
         "detail": "\n".join(parts),
         "indicator": "warning",
-        "source": {
-            "label": SERVICE_LABEL,
-            "topic": {
-                "system": ISOCDS,
-                "code": "information-needed",
-                "display": "Information needed",
-            },
-        },
+        "source": _service_source("information-needed", "Information needed"),
     }
 
 
@@ -358,7 +342,7 @@ def in_scope(hook: str, f: Finding) -> bool:
 
 
 def cards_for(
-    ev: Evaluation, hook: str, patient_id: str, problems: Problems, *, assessed_acne: bool = False
+    ev: Evaluation, hook: str, patient_id: str, problems: Problems
 ) -> list[dict[str, Any]]:
     """Every card of an evaluation, most urgent first."""
     shown = [f for f in ev.findings if in_scope(hook, f)]
@@ -371,7 +355,5 @@ def cards_for(
     info = information_card(ev, gating, problems, hook)
     if info is not None:
         cards.append(info)
-    checklist = checklist_card(ev, shown, hook, patient_id, assessed_acne)
-    if checklist is not None:
-        cards.append(checklist)
+    cards.append(checklist_card(ev, shown, hook, patient_id))
     return [prune(card) for card in cards]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 import jwt
 
+from domain.facts import Coding
 from domain.vocab import Jurisdiction, LabProfile
 
 logger = logging.getLogger(__name__)
@@ -23,14 +24,6 @@ logger = logging.getLogger(__name__)
 ALGORITHMS = ("ES384", "RS384")
 REFRESH_AT_MOST_EVERY_S = 10.0
 ANONYMOUS_ISS = "anonymous"
-
-
-@dataclass(frozen=True, slots=True)
-class Coding:
-    """A system and code."""
-
-    system: str
-    code: str
 
 
 @dataclass(slots=True)
@@ -77,7 +70,7 @@ class Client:
             home_testing_permitted_default=bool(data.get("home_testing_permitted_default", False)),
             pregnancy_potential_coding=None
             if coding is None
-            else Coding(coding["system"], coding["code"]),
+            else Coding(system=coding["system"], code=coding["code"]),
             fhir_servers=tuple(s.rstrip("/") for s in data.get("fhir_servers", [])),
         )
         if client.jwks is not None:

@@ -10,7 +10,7 @@ a source that is absent, ``null`` or an OperationOutcome leaves the fact absent.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -25,12 +25,14 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
 from api.cds.clients import Client
+from api.schemas.profile import LB_TO_KG
 from domain import codes as c
 from domain import facts as f
+from domain.checks.common import value_set
 from domain.checks.matching import medication_match
 from domain.context import age_on
 from domain.settings import LocalPolicy
-from domain.validation import MAX_AGE_YEARS
+from domain.validation import MAX_AGE_YEARS, MAX_WEIGHT_KG, MOOD_MAX_TOTAL
 from domain.vocab import (
     Allergen,
     ConditionStatus,
@@ -75,7 +77,9 @@ STATUS_CODES: dict[str, frozenset[str]] = {
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 UCUM = "http://unitsofmeasure.org"
 FINAL = frozenset({"final", "amended", "corrected"})
-LB_TO_KG = 0.45359237
+TEST_SETTINGS = frozenset(s.value for s in TestSetting)
+POTENTIALS = frozenset(p.value for p in PregnancyPotential)
+CLIENT_POTENTIAL = "_clientPotential"  # the client's own pregnancy-potential coding (not a key)
 
 PREGNANCY_STATUS = {
     "77386006": PregnancyStatusValue.PREGNANT,
@@ -88,7 +92,6 @@ MOOD = {
     c.PHQA_TOTAL: MoodInstrument.PHQA,
     c.PHQ2_TOTAL: MoodInstrument.PHQ2,
 }
-MOOD_MAX = {MoodInstrument.PHQ9: 27, MoodInstrument.PHQA: 27, MoodInstrument.PHQ2: 6}
 
 # RULES §13: isotretinoin SCD/SBD codes → strength (mg) and product (§14 "Product").
 LD_CODES = {
@@ -198,21 +201,32 @@ def _text(concept: Any) -> str | None:
     )
 
 
-def _has_code(
-    concept: Any, system: str, codes: Iterator[str] | tuple[str, ...] | frozenset[str]
-) -> bool:
-    wanted = set(codes)
-    return any(cd.system == system and cd.code in wanted for cd in _codings(concept))
+def _label(concept: Any) -> str | None:
+    """A concept's text, else the display of its first coding that has one."""
+    return _text(concept) or next((x.display for x in _codings(concept) if x.display), None)
+
+
+def _has_code(concept: Any, system: str, codes: Collection[str]) -> bool:
+    return any(cd.system == system and cd.code in codes for cd in _codings(concept))
+
+
+def _code_in(concept: Any, system: str, codes: Collection[str]) -> str | None:
+    """The first code of ``concept`` in ``system`` that is one of ``codes``."""
+    return next(
+        (cd.code for cd in _codings(concept) if cd.system == system and cd.code in codes), None
+    )
+
+
+def _entries(bundle: dict[str, Any]) -> list[Any]:
+    """The ``resource`` of each entry of a Bundle."""
+    return [e.get("resource") for e in as_list(bundle.get("entry")) if isinstance(e, dict)]
 
 
 def resources(value: Any, key: str, problems: Problems) -> list[dict[str, Any]]:
     """The valid resources of a prefetch value (a resource or a searchset Bundle)."""
     if not isinstance(value, dict):
         return []
-    if value.get("resourceType") == "Bundle":
-        items = [e.get("resource") for e in as_list(value.get("entry")) if isinstance(e, dict)]
-    else:
-        items = [value]
+    items = _entries(value) if value.get("resourceType") == "Bundle" else [value]
     out = []
     for r in items:
         if not isinstance(r, dict):
@@ -256,7 +270,6 @@ class Record:
     facts: f.Facts
     problems: Problems
     exposure: list[str]
-    treatment_start: date | None
     treatment_start_approximate: bool
     orders: list[Order]
     isotretinoin_order: Order | None
@@ -272,9 +285,7 @@ def _medication(
     route = None
     for d in as_list(resource.get("dosageInstruction")) or as_list(resource.get("dosage")):
         if isinstance(d, dict):
-            route = _text(d.get("route")) or next(
-                (x.display for x in _codings(d.get("route")) if x.display), None
-            )
+            route = _label(d.get("route"))
             break
     concept = resource.get("medicationCodeableConcept")
     if isinstance(concept, dict):
@@ -298,22 +309,19 @@ def _medication(
             for ing in as_list(med.get("ingredient")):
                 if isinstance(ing, dict):
                     codings += _codings(ing.get("itemCodeableConcept"))
-            form = _text(med.get("form")) or next(
-                (x.display for x in _codings(med.get("form")) if x.display), None
-            )
             return f.Medication(
-                codings=tuple(codings), text=_text(med.get("code")), route=route or form
+                codings=tuple(codings),
+                text=_text(med.get("code")),
+                route=route or _label(med.get("form")),
             )
         return f.Medication(unresolved=True, text=None)
     return f.Medication(unresolved=True)
 
 
-def _is(med: f.Medication, value_set: str, policy: LocalPolicy, *, systemic: bool = False) -> bool:
-    from domain.checks.common import value_set as named
-
+def _is(med: f.Medication, name: str, policy: LocalPolicy, *, systemic: bool = False) -> bool:
     if med.unresolved:
         return False
-    return medication_match(med, named(value_set), policy, systemic_only=systemic) is not None
+    return medication_match(med, value_set(name), policy, systemic_only=systemic) is not None
 
 
 def is_isotretinoin(med: f.Medication, policy: LocalPolicy) -> bool:
@@ -454,7 +462,7 @@ def _setting(obs: dict[str, Any]) -> TestSetting:
     for comp in as_list(obs.get("component")):
         if isinstance(comp, dict) and _has_code(comp.get("code"), c.ISOCDS, ("test-setting",)):
             for cd in _codings(comp.get("valueCodeableConcept")):
-                if cd.system == c.ISOCDS and cd.code in {s.value for s in TestSetting}:
+                if cd.system == c.ISOCDS and cd.code in TEST_SETTINGS:
                     return TestSetting(cd.code)
     for cat in as_list(obs.get("category")):
         if any(cd.code == "laboratory" for cd in _codings(cat)):
@@ -495,7 +503,7 @@ def observations_facts(
     by_key = {k: resources(values.get(k), k, problems) if k in values else None for k in keys}
     # Pregnancy potential: the most recent, by effective date; a client's own coding counts too.
     potentials: list[tuple[date, PregnancyPotential]] = []
-    own_coding = resources(values.get("_clientPotential"), "pregnancyPotential", problems)
+    own_coding = resources(values.get(CLIENT_POTENTIAL), "pregnancyPotential", problems)
     for obs in (by_key["pregnancyPotential"] or []) + own_coding:
         code = obs.get("code")
         own = client.pregnancy_potential_coding
@@ -508,7 +516,7 @@ def observations_facts(
         if when is None or when > as_of or not _final(obs):
             continue
         for cd in _codings(obs.get("valueCodeableConcept")):
-            if cd.system == c.ISOCDS and cd.code in {p.value for p in PregnancyPotential}:
+            if cd.system == c.ISOCDS and cd.code in POTENTIALS:
                 potentials.append((when, PregnancyPotential(cd.code)))
     if potentials:
         out["pregnancy_potential"] = max(potentials, key=lambda p: p[0])[1]
@@ -552,14 +560,7 @@ def observations_facts(
         for key in ("lipids", "liver"):
             for obs in by_key[key] or []:
                 when = _effective(obs)
-                loinc = next(
-                    (
-                        cd.code
-                        for cd in _codings(obs.get("code"))
-                        if cd.system == c.LOINC and cd.code in c.LAB_UNITS
-                    ),
-                    None,
-                )
+                loinc = _code_in(obs.get("code"), c.LOINC, c.LAB_UNITS)
                 q = _quantity(obs)
                 if q is None:
                     _value_unreadable(obs, key, problems)
@@ -593,7 +594,7 @@ def observations_facts(
         ):
             continue
         kg = {"kg": q[0], "g": q[0] / 1000, "[lb_av]": q[0] * LB_TO_KG}.get(q[1])
-        if kg is None or not 0 < kg <= 400:
+        if kg is None or not 0 < kg <= MAX_WEIGHT_KG:
             problems.unreadable.append(
                 f"weight: Observation/{obs.get('id', '?')} has an impossible value or the "
                 f"unit {q[1]!r}"
@@ -607,20 +608,13 @@ def observations_facts(
         screens = []
         for obs in by_key["mood"]:
             when, q = _effective(obs), _quantity(obs)
-            loinc = next(
-                (
-                    cd.code
-                    for cd in _codings(obs.get("code"))
-                    if cd.system == c.LOINC and cd.code in MOOD
-                ),
-                None,
-            )
+            loinc = _code_in(obs.get("code"), c.LOINC, MOOD)
             if q is None:
                 _value_unreadable(obs, "mood", problems)
             if not _final(obs) or when is None or q is None or loinc is None:
                 continue
             instrument = MOOD[loinc]
-            if not (q[0].is_integer() and 0 <= q[0] <= MOOD_MAX[instrument]):
+            if not (q[0].is_integer() and 0 <= q[0] <= MOOD_MAX_TOTAL[instrument]):
                 problems.unreadable.append(
                     f"mood: Observation/{obs.get('id', '?')} has an impossible total"
                 )
@@ -696,15 +690,7 @@ def read_record(
     birth = birth_date(values.get("patient"), as_of, problems)
     obs = observations_facts(values, client, problems, as_of)
     bundle_index: dict[str, dict[str, Any]] = {}
-    entries = (
-        [
-            e.get("resource")
-            for e in as_list(as_dict(draft_orders).get("entry"))
-            if isinstance(e, dict)
-        ]
-        if isinstance(draft_orders, dict)
-        else []
-    )
+    entries = _entries(as_dict(draft_orders))
     for r in entries:
         if isinstance(r, dict) and r.get("resourceType") and r.get("id"):
             bundle_index[f"{r['resourceType']}/{r['id']}"] = r
@@ -712,10 +698,10 @@ def read_record(
     exposure: list[str] = []
     starts: list[tuple[date, bool]] = []
     horizon = as_of - timedelta(days=exposure_days)
-    for key, kind in (
-        ("medRequests", "MedicationRequest"),
-        ("medDispenses", "MedicationDispense"),
-        ("medStatements", "MedicationStatement"),
+    for key, kind, dated in (
+        ("medRequests", "MedicationRequest", "authoredOn"),
+        ("medDispenses", "MedicationDispense", "whenHandedOver"),
+        ("medStatements", "MedicationStatement", None),  # effectiveDateTime or effectivePeriod
     ):
         if key not in values:
             if key != "medDispenses":
@@ -727,12 +713,7 @@ def read_record(
             med = _medication(r, r)
             status = r.get("status")
             iso = is_isotretinoin(med, policy)
-            when = {
-                "MedicationRequest": fhir_date(r.get("authoredOn")),
-                "MedicationDispense": fhir_date(r.get("whenHandedOver")),
-                "MedicationStatement": fhir_date(r.get("effectiveDateTime"))
-                or fhir_date(as_dict(r.get("effectivePeriod")).get("start")),
-            }[kind]
+            when = _effective(r) if dated is None else fhir_date(r.get(dated))
             if iso:
                 if kind == "MedicationRequest" and status in ("active", "on-hold"):
                     exposure.append(f"{kind}/{r.get('id')} is {status}")
@@ -799,8 +780,8 @@ def read_record(
     chosen = next((o for o in iso_orders if o.selected), iso_orders[0] if iso_orders else None)
     if meds is not None:
         meds += [o.medication for o in orders if not o.isotretinoin]
-    start = min(starts)[0] if starts else None
-    approximate = bool(starts) and min(starts)[1]
+    first = min(starts, default=None)
+    start, approximate = first if first is not None else (None, False)
     facts = f.Facts(
         birth_date=birth,
         weight=obs.get("weight"),
@@ -820,7 +801,6 @@ def read_record(
         facts=facts,
         problems=problems,
         exposure=exposure,
-        treatment_start=start,
         treatment_start_approximate=approximate,
         orders=orders,
         isotretinoin_order=chosen,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from api.cds.clients import Client
-from api.cds.fhir import Problems, as_dict, as_list
+from api.cds.fhir import CLIENT_POTENTIAL, Problems, as_dict, as_list
 from api.settings import is_loopback
 from domain import codes as c
 
@@ -25,12 +25,11 @@ logger = logging.getLogger(__name__)
 
 P = "{{context.patientId}}"
 TOTAL_DEADLINE_S = 2.5
-CLIENT_POTENTIAL = "_clientPotential"  # the client's own pregnancy-potential coding (not a key)
 MAX_PAGES = 3
 
 
-def _observations(codes: list[str], count: int) -> str:
-    return f"Observation?patient={P}&code={','.join(codes)}&_sort=-date&_count={count}"
+def _observations(codes: list[str], count: int, patient: str = P) -> str:
+    return f"Observation?patient={patient}&code={','.join(codes)}&_sort=-date&_count={count}"
 
 
 def _loinc(*codes: str) -> list[str]:
@@ -117,11 +116,9 @@ async def resolve(
     if access is not None:
         base, headers = access
         queries = {k: PREFETCH[k].replace(P, patient_id) for k in missing}
-        if client.pregnancy_potential_coding is not None:
-            own = client.pregnancy_potential_coding
-            queries[CLIENT_POTENTIAL] = (
-                f"Observation?patient={patient_id}&code={own.system}|{own.code}&_sort=-date&_count=1"
-            )
+        own = client.pregnancy_potential_coding
+        if own is not None:
+            queries[CLIENT_POTENTIAL] = _observations([f"{own.system}|{own.code}"], 1, patient_id)
         fetched = await _fetch(base, headers, queries, values, timeout_s)
         for key, value in fetched.items():
             values[key] = value

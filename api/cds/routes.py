@@ -262,7 +262,9 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
                 planned_refills=refills,
             )
     start = (
-        found[1].start_date if found is not None and found[1].start_date else record.treatment_start
+        found[1].start_date
+        if found is not None and found[1].start_date
+        else record.facts.treatment_start_date
     )
     facts = replace(
         facts,
@@ -281,11 +283,12 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
             "product unknown"
         )
         facts = replace(facts, plan=replace(facts.plan, product=None))
-    settings = services.evaluation
+    settings, catalog = services.evaluation, services.catalog
     if client.lab_profile is not None:
         settings = replace(settings, lab_profile_us=client.lab_profile)
+        catalog = build_catalog(settings)
     try:
-        ev = evaluate(facts, as_of, client.jurisdiction, settings, catalog=build_catalog(settings))
+        ev = evaluate(facts, as_of, client.jurisdiction, settings, catalog=catalog)
     except InputError as exc:
         # The reader turns what it cannot read into "unknown"; a value that still fails the
         # domain's checks is refused with the fields named, never answered as a guess.
@@ -299,8 +302,7 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
         )
     cards = card_module.cards_for(ev, hook, patient_id, problems)
     rows = [_card_row(card, service_id, hook, body["hookInstance"], client.iss) for card in cards]
-    payload = canonical(f"/cds-services/{service_id}", body, as_of=as_of.isoformat(), hook=hook)
-    row = _audit_row(services, caller, service_id, hook, body["hookInstance"], as_of, payload)
+    row = _audit_row(services, caller, service_id, hook, body, as_of)
     row.update(
         epoch=ev.epoch,
         decision=ev.decision.value,
@@ -344,10 +346,11 @@ def _audit_row(
     caller: Caller,
     service_id: str,
     hook: str,
-    instance: str,
+    body: dict[str, Any],
     as_of: date,
-    payload: bytes,
 ) -> dict[str, Any]:
+    """The audit record of a call, before any evaluation (no decision, no findings)."""
+    payload = canonical(f"/cds-services/{service_id}", body, as_of=as_of.isoformat(), hook=hook)
     catalog = services.catalog
     client = caller.client
     return {
@@ -356,7 +359,7 @@ def _audit_row(
         "caller": client.iss,
         "endpoint": f"/cds-services/{service_id} ({hook})",
         "course_id": None,
-        "hook_instance": instance,
+        "hook_instance": body["hookInstance"],
         "tenant": client.tenant,
         "as_of": as_of,
         "jurisdiction": client.jurisdiction.value,
@@ -379,11 +382,7 @@ async def _audit_only(
     cards: list[dict[str, Any]] | None = None,
 ) -> None:
     """Audit a call answered without an evaluation (and store the cards it issues)."""
-    payload = canonical(f"/cds-services/{service_id}", body, as_of=as_of.isoformat(), hook=hook)
-    await services.audit.record(
-        _audit_row(services, caller, service_id, hook, body["hookInstance"], as_of, payload),
-        cards,
-    )
+    await services.audit.record(_audit_row(services, caller, service_id, hook, body, as_of), cards)
 
 
 def _timestamp(value: Any) -> datetime:

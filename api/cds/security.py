@@ -11,7 +11,6 @@ logged or stored; ``iss`` and ``jti`` may be.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,8 +27,6 @@ from api.cds.clients import ALGORITHMS, Client, anonymous_client
 from api.database import db_call, transaction
 from api.deps import Services
 from db.tables import JwtReplay
-
-logger = logging.getLogger(__name__)
 
 LEEWAY_S = 60
 PURGE_EVERY_S = 600.0

@@ -33,12 +33,14 @@ from api.schemas.courses import (
     Timeline,
     TimelineEntry,
     event_date,
+    event_date_field,
 )
 from api.schemas.evaluation import (
     AssessmentOut,
     assessment_out,
     checklist_wire,
-    dosing_wire,
+    context_of,
+    cumulative_wire,
     finding_wire,
 )
 from api.schemas.profile import LabIn, to_facts
@@ -82,8 +84,16 @@ def _load(session: Session, course_id: str, *, lock: bool = False) -> Course:
 
 
 def _not_after_today(services: Services, when: date | None, path: str) -> None:
-    if when is not None and when > services.today():
-        raise InputError([InputIssue(path, f"{when} is after today ({services.today()})")])
+    if when is None:
+        return
+    today = services.today()
+    if when > today:
+        raise InputError([InputIssue(path, f"{when} is after today ({today})")])
+
+
+def _body_path(path: str) -> str:
+    """A domain input path as a path into the request body (the same field names)."""
+    return "$." + path
 
 
 def _course_response(course: Course, status: int = 200) -> Response:
@@ -105,7 +115,7 @@ async def create_course(
     body: CourseCreate,
 ) -> Response:
     """A new course for a patient (`planned`, or `active` when a start date is given)."""
-    request.state.input_path = lambda p: "$." + p
+    request.state.input_path = _body_path
     _not_after_today(services, body.start_date, "start_date")
 
     def work(session: Session) -> Response:
@@ -184,7 +194,7 @@ async def patch_course(
     ] = None,
 ) -> Response:
     """Change the course's status (planned → active; planned or active → completed or stopped)."""
-    request.state.input_path = lambda p: "$." + p
+    request.state.input_path = _body_path
     if if_match is None:
         raise ProblemError(428, "send If-Match with the course's ETag")
     _not_after_today(services, body.date, "date")
@@ -241,7 +251,7 @@ def _bad(path: str, reason: str) -> InputError:
     return InputError([InputIssue(path, reason)])
 
 
-def _check_record(kind: str, body: Wire, course: Course) -> None:
+def _check_record(kind: str, body: Wire, when: date, course: Course) -> None:
     """The domain's checks on one record (units, ranges), with paths into the event body."""
     jurisdiction = Jurisdiction(course.jurisdiction)
     if isinstance(body, LabIn):
@@ -252,10 +262,8 @@ def _check_record(kind: str, body: Wire, course: Course) -> None:
             raise InputError(
                 [InputIssue(i.path.removeprefix("labs[0]."), i.reason) for i in exc.issues]
             ) from None
-    if kind == "dispensing" and course.start_date is not None:
-        when = event_date(kind, body)
-        if when < course.start_date:
-            raise _bad("dispensed_on", f"{when} is before the course's start {course.start_date}")
+    if kind == "dispensing" and course.start_date is not None and when < course.start_date:
+        raise _bad("dispensed_on", f"{when} is before the course's start {course.start_date}")
 
 
 def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
@@ -266,15 +274,15 @@ def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
         course_id: CourseId,
         body: Annotated[model, Body()],  # type: ignore[valid-type]  # one route per event model
     ) -> Response:
-        request.state.input_path = lambda p: "$." + p
+        request.state.input_path = _body_path
         record: Wire = body
         when = event_date(kind, record)
-        _not_after_today(services, when, _date_field(kind, body))
+        _not_after_today(services, when, event_date_field(kind, record))
 
         def work(session: Session) -> Response:
             repo = CourseRepository(session)
             course = _load(session, course_id, lock=True)  # appends to one course queue here
-            _check_record(kind, body, course)
+            _check_record(kind, record, when, course)
             event = CourseEvent(
                 course_id=course_id,
                 kind=kind,
@@ -311,21 +319,6 @@ def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
     )
 
 
-def _date_field(kind: str, body: Wire) -> str:
-    names = {
-        "visit": "visit_date",
-        "dispensing": "dispensed_on",
-        "lab": "collected_on",
-        "pregnancy-test": "specimen_date",
-        "counselling": "given_on",
-        "documentation": "recorded_on",
-        "pregnancy-potential": "recorded_on",
-    }
-    if kind in names:
-        return names[kind]
-    return "confirmed_on" if getattr(body, "confirmed_on", None) else "start_date"
-
-
 for _kind, _route_path, _route_summary in (
     ("visit", "visits", "Record a visit (weight, mood screen, symptoms)"),
     ("dispensing", "dispensings", "Record a dispensing"),
@@ -357,10 +350,12 @@ async def list_events(services: ServicesDep, _: Caller, course_id: CourseId) -> 
     return json_response(EventList(events=[EventOut.from_row(e) for e in events]))
 
 
-def _history(services: Services, course_id: str) -> CourseHistory:
+def _stored(services: Services, course_id: str) -> tuple[CourseHistory, list[CourseEvent]]:
+    """The course's history and its stored events, read in one transaction."""
     with transaction(services, write=False) as session:
         course = _load(session, course_id)
-        return history_of(course, CourseRepository(session).events(course_id))
+        events = CourseRepository(session).events(course_id)
+        return history_of(course, events), events
 
 
 def _course_checklist(
@@ -379,16 +374,10 @@ def _course_checklist(
     window = next((c for c in checklist if c["rule_id"] == "prescription.window"), None)
     out = CourseChecklistOut.model_validate(
         {
-            "as_of": ev.as_of,
-            "jurisdiction": ev.jurisdiction,
-            "epoch": ev.epoch,
-            "lab_profile": ev.lab_profile,
-            "visit_type": ev.visit_type,
-            "ruleset_version": ev.ruleset_version,
-            "catalogue_hash": ev.catalogue_hash,
+            **context_of(ev),
             "course_id": course_id,
             "checklist": checklist,
-            "cumulative": dosing_wire(ev.dosing)["cumulative"],
+            "cumulative": cumulative_wire(ev.dosing.cumulative),
             "prescription_window": window,
             "pregnancy_tests_due": [
                 c
@@ -420,7 +409,7 @@ async def course_checklist(
     """Checklist, cumulative dose, prescription window, tests due, lab and supply findings (audited)."""
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        history = await db_call(services, _history, services, course_id)
+        history, _ = await db_call(services, _stored, services, course_id)
         return _course_checklist(services, course_id, history, as_of or services.today())
 
     return await answer(
@@ -452,7 +441,7 @@ async def course_assessment(
     request.state.input_path = profile_path
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        history = await db_call(services, _history, services, course_id)
+        history, _ = await db_call(services, _stored, services, course_id)
         on = body.as_of or services.today()
         current = to_facts(
             body.profile,
@@ -493,13 +482,7 @@ async def course_timeline(
     """Recorded events, the items due or overdue with their dates, and the projected end (audited)."""
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        def load() -> tuple[CourseHistory, list[CourseEvent]]:
-            with transaction(services, write=False) as session:
-                course = _load(session, course_id)
-                events = CourseRepository(session).events(course_id)
-                return history_of(course, events), events
-
-        history, events = await db_call(services, load)
+        history, events = await db_call(services, _stored, services, course_id)
         on = as_of or services.today()
         ev, checklist = _course_checklist(services, course_id, history, on)
         return ev, _timeline(course_id, on, events, checklist)

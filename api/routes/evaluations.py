@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
@@ -25,10 +24,9 @@ from api.schemas.evaluation import (
     dosing_wire,
     finding_wire,
 )
-from api.schemas.profile import PlanIn, ProfileIn, to_facts
+from api.schemas.profile import AcneIn, PlanIn, ProfileIn, to_facts
 from api.security import Caller
 from domain.engine import Evaluation, evaluate
-from domain.facts import Acne
 from domain.vocab import RuleKind
 
 router = APIRouter(prefix="/v1", tags=["evaluations"])
@@ -146,12 +144,10 @@ async def create_dosing_plan(
         birth_date=body.birth_date,
         age_years=body.age_years,
         weight=body.weight,
+        acne=AcneIn(severity=body.acne_severity, scarring=body.scarring, truncal=body.truncal),
         allergies=body.allergies,
     )
-    facts = replace(
-        to_facts(profile, plan),
-        acne=Acne(severity=body.acne_severity, scarring=body.scarring, truncal=body.truncal),
-    )
+    facts = to_facts(profile, plan)
 
     async def compute() -> tuple[Evaluation, BaseModel]:
         ev = evaluate(

@@ -205,22 +205,30 @@ EVENT_MODELS: dict[str, type[Wire]] = {
 }
 
 
+EVENT_DATE_FIELDS = {
+    "visit": "visit_date",
+    "dispensing": "dispensed_on",
+    "lab": "collected_on",
+    "pregnancy-test": "specimen_date",
+    "counselling": "given_on",
+    "documentation": "recorded_on",
+    "pregnancy-potential": "recorded_on",
+}
+
+
+def event_date_field(kind: str, body: Wire) -> str:
+    """The field holding the date an event is filed under."""
+    field = EVENT_DATE_FIELDS.get(kind)
+    if field is not None:
+        return field
+    assert isinstance(body, ContraceptionIn)  # noqa: S101  # the remaining kind
+    return "confirmed_on" if body.confirmed_on else "start_date"
+
+
 def event_date(kind: str, body: Wire) -> date:
     """The date an event is filed under."""
-    field = {
-        "visit": "visit_date",
-        "dispensing": "dispensed_on",
-        "lab": "collected_on",
-        "pregnancy-test": "specimen_date",
-        "counselling": "given_on",
-        "documentation": "recorded_on",
-        "pregnancy-potential": "recorded_on",
-    }.get(kind)
-    if field is not None:
-        value: date = getattr(body, field)
-        return value
-    assert isinstance(body, ContraceptionIn)  # noqa: S101  # the remaining kind
-    return body.confirmed_on or body.start_date
+    value: date = getattr(body, event_date_field(kind, body))
+    return value
 
 
 class EventOut(Wire):

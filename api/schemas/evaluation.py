@@ -9,7 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from api.schemas.common import CalendarDate, Wire
 from api.schemas.profile import AllergyIn, PlanIn, ProfileIn, WeightIn
-from domain.dosing import DosingPlan
+from domain.dosing import Cumulative, DosingPlan
 from domain.engine import Evaluation, Finding
 from domain.rules import Citation
 from domain.sources import SOURCES_BY_ID
@@ -223,11 +223,6 @@ class FindingOut(Wire):
         description="Structured values, e.g. a lab value, its conversion and threshold.",
     )
 
-    @classmethod
-    def from_domain(cls, x: Finding) -> FindingOut:
-        """The wire form of a finding."""
-        return cls.model_validate(finding_wire(x))
-
 
 class ChecklistEntry(Wire):
     """A checklist item with its rule: what to do at this visit."""
@@ -245,11 +240,6 @@ class ChecklistEntry(Wire):
     severity: Severity = Field(description="Severity of the rule.")
     verification: Verification = Field(description="Verification of the rule's variant.")
     sources: list[SourceRef] = Field(description="Citations.")
-
-    @classmethod
-    def from_finding(cls, x: Finding) -> ChecklistEntry:
-        """The checklist view of a finding that carries an item."""
-        return cls.model_validate(checklist_wire(finding_wire(x)))
 
 
 class Range(Wire):
@@ -337,11 +327,6 @@ class DosingPlanOut(Wire):
     notes: list[str] = Field(
         description="What could not be computed and why, and other statements."
     )
-
-    @classmethod
-    def from_domain(cls, p: DosingPlan) -> DosingPlanOut:
-        """The wire form of a dosing plan."""
-        return cls.model_validate(dosing_wire(p))
 
 
 class RuleRef(Wire):
@@ -505,9 +490,27 @@ def _range(pair: tuple[float, float] | tuple[int, int] | None) -> dict[str, floa
     return None if pair is None else {"low": pair[0], "high": pair[1]}
 
 
+def cumulative_wire(c: Cumulative | None) -> dict[str, Any] | None:
+    """Cumulative dose and progress as wire data (:class:`CumulativeOut`)."""
+    if c is None:
+        return None
+    return {
+        "mg": c.mg,
+        "conventional_equivalent": c.conventional_equivalent,
+        "weight_kg": c.weight_kg,
+        "weight_basis": c.weight_basis,
+        "mg_per_kg": c.mg_per_kg,
+        "target_mg_per_kg": _range(c.target_mg_per_kg),
+        "target_mg": _range(c.target_mg),
+        "remaining_mg": _range(c.remaining_mg),
+        "daily_mg": c.daily_mg,
+        "days_remaining": _range(c.days_remaining),
+    }
+
+
 def dosing_wire(p: DosingPlan) -> dict[str, Any]:
     """A dosing plan as wire data (:class:`DosingPlanOut`)."""
-    c, plan = p.cumulative, p.capsule_plan
+    plan = p.capsule_plan
     return {
         "product": p.product,
         "weight_kg": p.weight_kg,
@@ -534,20 +537,7 @@ def dosing_wire(p: DosingPlan) -> dict[str, Any]:
             "capsules_per_day": plan.capsules_per_day,
         },
         "excluded_strengths_mg": p.excluded_strengths_mg,
-        "cumulative": None
-        if c is None
-        else {
-            "mg": c.mg,
-            "conventional_equivalent": c.conventional_equivalent,
-            "weight_kg": c.weight_kg,
-            "weight_basis": c.weight_basis,
-            "mg_per_kg": c.mg_per_kg,
-            "target_mg_per_kg": _range(c.target_mg_per_kg),
-            "target_mg": _range(c.target_mg),
-            "remaining_mg": _range(c.remaining_mg),
-            "daily_mg": c.daily_mg,
-            "days_remaining": _range(c.days_remaining),
-        },
+        "cumulative": cumulative_wire(p.cumulative),
         "course_days": _range(p.course_days),
         "notes": p.notes,
     }

@@ -7,9 +7,9 @@ from datetime import date
 from pydantic import Field
 
 from api.schemas.common import CalendarDate, Wire
-from api.schemas.evaluation import SourceRef
+from api.schemas.evaluation import SourceRef, source_wire
 from domain.rules import Rule, Tier, Variant
-from domain.sources import SOURCES_BY_ID, Source
+from domain.sources import Source
 from domain.vocab import (
     Basis,
     Effect,
@@ -22,15 +22,7 @@ from domain.vocab import (
 
 
 def _refs(variant: Variant) -> list[SourceRef]:
-    return [
-        SourceRef(
-            id=c.source,
-            citation=SOURCES_BY_ID[c.source].citation,
-            section=c.section or None,
-            url=c.url,
-        )
-        for c in variant.citations
-    ]
+    return [SourceRef.model_validate(source_wire(c)) for c in variant.citations]
 
 
 class TierOut(Wire):
