@@ -70,8 +70,10 @@ def audit_row(
     decision: bool = True,
     course_id: str | None = None,
     hook_instance: str | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
-    """The audit record of an answered evaluation."""
+    """The audit record of an answered evaluation (rule set and catalogue hash: those that
+    evaluated it)."""
     return {
         "recorded_at": datetime.now(UTC),
         "request_id": request_id_var.get() or "",
@@ -79,6 +81,7 @@ def audit_row(
         "endpoint": endpoint,
         "course_id": course_id,
         "hook_instance": hook_instance,
+        "tenant": tenant,
         "as_of": ev.as_of,
         "jurisdiction": ev.jurisdiction.value,
         "epoch": ev.epoch,

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.audit import canonical, input_hmac
+from api.audit import audit_row, canonical, input_hmac
 from api.cds import cards as card_module
 from api.cds.clients import Client
 from api.cds.fhir import (
@@ -302,19 +302,14 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
         )
     cards = card_module.cards_for(ev, hook, patient_id, problems)
     rows = [_card_row(card, service_id, hook, body["hookInstance"], client.iss) for card in cards]
-    row = _audit_row(services, caller, service_id, hook, body, as_of)
-    row.update(
-        epoch=ev.epoch,
-        decision=ev.decision.value,
-        findings=[
-            {
-                "rule_id": x.rule_id,
-                "version": x.rule_version,
-                "variant": x.variant,
-                "status": x.status.value,
-            }
-            for x in ev.findings
-        ],
+    row = audit_row(
+        ev,
+        key=services.hmac_key,
+        caller=client.iss,
+        endpoint=f"/cds-services/{service_id} ({hook})",
+        payload=_payload(service_id, hook, body, as_of),
+        hook_instance=body["hookInstance"],
+        tenant=client.tenant,
     )
     await services.audit.record(row, rows)
     request.state.rules_fired = [x.rule_id for x in ev.findings if x.status is Status.APPLIES]
@@ -341,6 +336,11 @@ def _card_row(
     }
 
 
+def _payload(service_id: str, hook: str, body: dict[str, Any], as_of: date) -> bytes:
+    """The canonical input of a call (its HMAC is audited)."""
+    return canonical(f"/cds-services/{service_id}", body, as_of=as_of.isoformat(), hook=hook)
+
+
 def _audit_row(
     services: Services,
     caller: Caller,
@@ -349,8 +349,8 @@ def _audit_row(
     body: dict[str, Any],
     as_of: date,
 ) -> dict[str, Any]:
-    """The audit record of a call, before any evaluation (no decision, no findings)."""
-    payload = canonical(f"/cds-services/{service_id}", body, as_of=as_of.isoformat(), hook=hook)
+    """The audit record of a call answered without an evaluation (no decision, no findings)."""
+    payload = _payload(service_id, hook, body, as_of)
     catalog = services.catalog
     client = caller.client
     return {

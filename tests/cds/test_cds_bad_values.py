@@ -302,3 +302,24 @@ def test_course_product_of_another_market_is_unknown_for_the_client_not_a_refusa
     info = information_card(cards)
     assert info is not None
     assert "claravis is not marketed in EU" in info["detail"]
+
+
+def test_audit_records_the_catalogue_that_evaluated_a_client_with_its_own_lab_profile(
+    make_cds: MakeCds,
+) -> None:
+    """A client's lab profile builds its own catalogue: the audit names that one, as the cards do."""
+    own = make_cds(us={"lab_profile": "evidence"}, database_url=fresh_sqlite_url())
+    default = make_cds(database_url=fresh_sqlite_url())
+    iso = medication_request(*ISOTRETINOIN_40, status="active", authored=days_ago(10))
+    hashes = []
+    for cds in (own, default):
+        cards = cds.cards(
+            VIEW_SERVICE, hook_request("patient-view", full_prefetch(medRequests=bundle(iso)))
+        )
+        (card_hash,) = {c["extension"]["org.isocds.rules"]["catalogueHash"] for c in cards}
+        r = cds.http.get("/v1/audit", headers=AUTH)
+        assert r.status_code == 200, r.text
+        (record,) = r.json()["records"]
+        assert record["catalogue_hash"] == card_hash
+        hashes.append(card_hash)
+    assert hashes[0] != hashes[1]  # the lab profile is part of the catalogue
