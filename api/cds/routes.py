@@ -135,6 +135,26 @@ async def discovery(request: Request, services: ServicesDep) -> JSONResponse:
     return JSONResponse(discovery_document())
 
 
+# Far deeper than any FHIR resource or CDS Hooks request nests; deeper bodies are refused before
+# anything walks them recursively (encoding them for the audit, validating them).
+MAX_DEPTH = 64
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
 async def _body(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -142,6 +162,8 @@ async def _body(request: Request) -> dict[str, Any]:
         raise CdsError(400, "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise CdsError(400, "the body must be a JSON object")
+    if _depth_exceeds(body, MAX_DEPTH):
+        raise CdsError(400, f"the body nests deeper than {MAX_DEPTH} levels")
     try:
         # Escaped lone surrogates ("\\ud800") parse, but are not text: refuse them here.
         json.dumps(body, ensure_ascii=False).encode()

@@ -323,3 +323,25 @@ def test_audit_records_the_catalogue_that_evaluated_a_client_with_its_own_lab_pr
         assert record["catalogue_hash"] == card_hash
         hashes.append(card_hash)
     assert hashes[0] != hashes[1]  # the lab profile is part of the catalogue
+
+
+@pytest.mark.parametrize(("levels", "status"), [(40, 200), (60, 400), (400, 400)])
+def test_deeply_nested_body_is_refused_before_it_is_walked(
+    svc: Cds, levels: int, status: int
+) -> None:
+    """Found by the fuzz run: 950 nested objects passed the parser and overflowed the stack
+    when the input was encoded for the audit."""
+    nested: Body = {}
+    inner = nested
+    for _ in range(levels):
+        inner["x"] = {}
+        inner = inner["x"]
+    obs = hcg(days_ago(1)) | {"code": {"coding": [{"system": "urn:x", "code": "c", "ext": nested}]}}
+    body = hook_request("order-sign", full_prefetch(lipids=bundle(obs)), draft=[draft_order()])
+
+    r = post_raw(svc, ORDER_SERVICE, body)
+
+    assert r.status_code == status, r.text
+    if status == 400:
+        check_outcome(r)
+        assert "nests deeper than 64 levels" in r.json()["issue"][0]["diagnostics"]
