@@ -1,19 +1,27 @@
-"""Codes the service matches on (RULES §13), always on (system, code), never on the code alone.
+"""Codes and words the service matches on (RULES §13): always (system, code), never a bare code.
 
 CDC race codes share strings with hCG LOINC codes (2106-3, 2118-8): a bare code string never
-matches anything here. Value sets ship as data; a deployment may add codes through the local
-policy file (``value_set_additions``), which the catalogue hash covers. No terminology server is
-ever called.
+matches anything here. Value sets ship as data: the condition sets below, and the medication
+vocabulary (ingredient sets, synonyms, brand names, codes, the route exclusion) in the package data
+file ``domain/data/medications.json``, read once on first use (never at import) and covered by the
+catalogue hash. A deployment may add codes (``value_set_additions``), brand names
+(``brand_additions``) and names it knows to be unrelated (``unrelated_medication_names``) through
+the local policy file. No terminology server is ever called. ``docs/rules.md`` lists it all.
 
-Name lists are the service's matching vocabulary (whole word, case-insensitive; RULES §13 (b)).
+Names match as whole words, case-insensitively, after :func:`normalise_text` (RULES §13 (b)).
 Where RULES §13 names no code for a concept, only the name list matches, and the note in the
 finding says so.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
 
 from domain.vocab import Verification
 
@@ -42,20 +50,54 @@ class CodeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Ingredient:
+    """One ingredient of a medication value set, with its synonyms and brand names."""
+
+    name: str
+    synonyms: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StrengthProduct:
+    """A product identified by an ingredient **and** a strength (the progestin-only pills).
+
+    Attributes:
+        ingredient: The ingredient's name.
+        synonyms: Other names of the ingredient.
+        strengths_mg: The product strengths, in mg.
+    """
+
+    ingredient: str
+    synonyms: tuple[str, ...]
+    strengths_mg: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ValueSet:
     """A named set of codes with the words that match it by name.
 
     Attributes:
-        name: Stable name (used by ``value_set_additions``).
+        name: Stable name (used by ``value_set_additions`` and ``brand_additions``).
         entries: Member codes.
-        names: Ingredient or concept names, matched as whole words.
+        names: Ingredient or concept names and synonyms, matched as whole words.
         brands: Brand names, matched as whole words (match basis ``brand``).
+        title: A plain-language title (medication sets).
+        rules: The rule IDs that read this set (medication sets, for the catalogue document).
+        ingredients: The ingredients the names and brands come from (medication sets).
+        products: Products matched by ingredient and strength (the progestin-only pills).
+        combined_with: Names that make a product combined, so no strength product matches.
     """
 
     name: str
     entries: tuple[CodeEntry, ...]
     names: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+    title: str = ""
+    rules: tuple[str, ...] = ()
+    ingredients: tuple[Ingredient, ...] = ()
+    products: tuple[StrengthProduct, ...] = ()
+    combined_with: tuple[str, ...] = ()
 
 
 def _codes(
@@ -66,106 +108,6 @@ def _codes(
 
 _U = Verification.UNVERIFIED
 _S = Verification.SECONDARY
-
-ISOTRETINOIN = ValueSet(
-    name="isotretinoin",
-    entries=(
-        CodeEntry(RXNORM, "6064", _S),  # ingredient (secondary; verify with RxNav before release)
-        *_codes(RXNORM, "197843", "197844", "403930", "197845", "1547561", "1547565", "1547567"),
-        # micronized (Absorica LD): SCD 8/16/24/28/32 mg, SBD 8/16/20/24/28 mg
-        *_codes(RXNORM, "2262729", "2262711", "2262714", "2262721", "2262725"),
-        *_codes(RXNORM, "2262731", "2262713", "2262715", "2262719", "2262723"),
-        CodeEntry(ATC, "D10BA01"),
-        CodeEntry(SNOMED, "387208003"),
-    ),
-    names=("isotretinoin",),
-    brands=(
-        "Absorica LD",
-        "Absorica",
-        "Claravis",
-        "Amnesteem",
-        "Myorisan",
-        "Zenatane",
-        "Sotret",
-        "Accutane",
-    ),
-)
-
-TETRACYCLINES = ValueSet(
-    name="tetracyclines",
-    entries=(
-        CodeEntry(ATC, "J01AA", _S, prefix=True),  # the class; its sub-codes are from memory
-        CodeEntry(RXNORM, "3640", _S),  # doxycycline
-        CodeEntry(RXNORM, "6980", _U),  # minocycline (unverified)
-        CodeEntry(RXNORM, "10395", _U),  # tetracycline (unverified)
-    ),
-    names=(
-        "tetracycline",
-        "doxycycline",
-        "minocycline",
-        "demeclocycline",
-        "lymecycline",
-        "sarecycline",
-        "omadacycline",
-        "eravacycline",
-        "tigecycline",
-    ),
-)
-
-# No codes are sourced for the following ingredients (clinical-eu-uk-codes.md B1 marks the vitamin A
-# RxCUI "not found"): they match by name, or by codes a deployment adds.
-VITAMIN_A = ValueSet(name="vitamin-a", entries=(), names=("vitamin A", "retinol"))
-MULTIVITAMIN = ValueSet(
-    name="multivitamin",
-    entries=(),
-    names=(
-        "multivitamin",
-        "multivitamins",
-        "multi-vitamin",
-        "multiple vitamins",
-        "multiple vitamin",
-    ),
-)
-ST_JOHNS_WORT = ValueSet(
-    name="st-johns-wort",
-    entries=(),
-    names=("St John's Wort", "St. John's Wort", "St Johns Wort", "Saint John's Wort", "hypericum"),
-)
-PHENYTOIN = ValueSet(name="phenytoin", entries=(), names=("phenytoin",))
-# precaution.bone-health "long-term … anticonvulsants": only phenytoin is named in the references;
-# other members are matched when the text says "anticonvulsant"/"antiepileptic", or by codes a
-# deployment adds (value_set_additions "anticonvulsants").
-ANTICONVULSANTS = ValueSet(
-    name="anticonvulsants",
-    entries=(),
-    names=("phenytoin", "anticonvulsant", "antiepileptic", "anti-epileptic"),
-)
-SYSTEMIC_CORTICOSTEROIDS = ValueSet(
-    name="systemic-corticosteroids",
-    entries=(),
-    names=(
-        "corticosteroid",
-        "prednisone",
-        "prednisolone",
-        "methylprednisolone",
-        "dexamethasone",
-        "hydrocortisone",
-        "betamethasone",
-        "deflazacort",
-    ),
-)
-TOPICAL_KERATOLYTICS = ValueSet(
-    name="topical-keratolytics",
-    entries=(),
-    names=("keratolytic", "exfoliant", "salicylic acid", "benzoyl peroxide", "glycolic acid"),
-)
-# Progestin-only *products* only: never a progestin ingredient alone (norethindrone is also in
-# combined pills, RULES §6).
-PROGESTIN_ONLY_PILL = ValueSet(
-    name="progestin-only-pill",
-    entries=(),
-    names=("progestin-only", "progestogen-only", "minipill", "mini-pill"),
-)
 
 # Conditions (RULES §13 "Codes"; codes marked unverified in clinical-eu-uk-codes.md B3 keep it).
 HEPATIC_FAILURE = ValueSet(
@@ -219,17 +161,7 @@ BONE_RISK = ValueSet(
     name="bone-risk", entries=(), names=("osteoporosis", "osteomalacia", "anorexia nervosa")
 )
 
-VALUE_SETS: tuple[ValueSet, ...] = (
-    ISOTRETINOIN,
-    TETRACYCLINES,
-    VITAMIN_A,
-    MULTIVITAMIN,
-    ST_JOHNS_WORT,
-    PHENYTOIN,
-    ANTICONVULSANTS,
-    SYSTEMIC_CORTICOSTEROIDS,
-    TOPICAL_KERATOLYTICS,
-    PROGESTIN_ONLY_PILL,
+CONDITION_VALUE_SETS: tuple[ValueSet, ...] = (
     HEPATIC_FAILURE,
     HYPERVITAMINOSIS_A,
     SUICIDAL_IDEATION,
@@ -242,25 +174,6 @@ VALUE_SETS: tuple[ValueSet, ...] = (
     DIABETES,
     OBESITY,
     BONE_RISK,
-)
-VALUE_SET_NAMES = frozenset(v.name for v in VALUE_SETS)
-
-# Route exclusion (RULES §13): a topical, cutaneous, ophthalmic or periodontal product matches
-# neither isotretinoin nor the tetracycline rule. The dose-form words are the service's reading.
-NON_SYSTEMIC_WORDS = (
-    "topical",
-    "cutaneous",
-    "ophthalmic",
-    "periodontal",
-    "cream",
-    "gel",
-    "ointment",
-    "lotion",
-    "foam",
-    "eye drops",
-    "inhalation",
-    "inhaled",
-    "nasal",
 )
 
 # LOINC (RULES §13).
@@ -301,22 +214,143 @@ LAB_UNITS: dict[str, tuple[str, ...]] = {
     FASTING_GLUCOSE: (MG_DL, MMOL_L),
 }
 
+
+@dataclass(frozen=True, slots=True)
+class MedicationVocabulary:
+    """The medication data file, parsed (RULES §13).
+
+    Attributes:
+        value_sets: The medication value sets, in the file's order.
+        route_words: Route, dose-form or text words that make a product non-systemic.
+        route_products: Topical or periodontal products that match nothing.
+    """
+
+    value_sets: tuple[ValueSet, ...]
+    route_words: tuple[str, ...]
+    route_products: tuple[str, ...]
+
+
+def _entry(raw: dict[str, Any]) -> CodeEntry:
+    return CodeEntry(
+        system=raw["system"],
+        code=raw["code"],
+        verification=Verification(raw.get("verification", "primary")),
+        prefix=bool(raw.get("prefix", False)),
+    )
+
+
+def _medication_set(raw: dict[str, Any]) -> ValueSet:
+    ingredients = tuple(
+        Ingredient(
+            name=i["name"],
+            synonyms=tuple(i.get("synonyms", ())),
+            brands=tuple(i.get("brands", ())),
+        )
+        for i in raw["ingredients"]
+    )
+    products = tuple(
+        StrengthProduct(
+            ingredient=p["ingredient"],
+            synonyms=tuple(p.get("synonyms", ())),
+            strengths_mg=tuple(float(x) for x in p["strengths_mg"]),
+        )
+        for p in raw.get("products", ())
+    )
+    names = tuple(dict.fromkeys(n for i in ingredients for n in (i.name, *i.synonyms)))
+    # Longer brands first, so "Absorica LD" is reported rather than "Absorica".
+    brands = tuple(sorted({b for i in ingredients for b in i.brands}, key=lambda b: (-len(b), b)))
+    return ValueSet(
+        name=raw["name"],
+        entries=tuple(_entry(e) for e in raw.get("codes", ())),
+        names=names,
+        brands=brands,
+        title=raw.get("title", raw["name"]),
+        rules=tuple(raw.get("rules", ())),
+        ingredients=ingredients,
+        products=products,
+        combined_with=tuple(raw.get("combined_with", {}).get("names", ())),
+    )
+
+
+def parse_medication_vocabulary(data: dict[str, Any]) -> MedicationVocabulary:
+    """The medication vocabulary from the data file's JSON object."""
+    route = data["route_exclusion"]
+    return MedicationVocabulary(
+        value_sets=tuple(_medication_set(v) for v in data["value_sets"]),
+        route_words=tuple(route["words"]),
+        route_products=tuple(route["products"]),
+    )
+
+
+@cache
+def medication_vocabulary() -> MedicationVocabulary:
+    """The shipped medication vocabulary, read from the package's data file on first use.
+
+    The file is part of the code (versioned and released with it), not deployment state:
+    deployments extend it through the local policy file.
+    """
+    text = resources.files("domain").joinpath("data", "medications.json").read_text("utf-8")
+    return parse_medication_vocabulary(json.loads(text))
+
+
+def value_sets() -> tuple[ValueSet, ...]:
+    """Every value set: the medication sets of the data file, then the condition sets."""
+    return (*medication_vocabulary().value_sets, *CONDITION_VALUE_SETS)
+
+
+@cache
+def _by_name() -> dict[str, ValueSet]:
+    return {v.name: v for v in value_sets()}
+
+
+def value_set(name: str) -> ValueSet:
+    """The shipped value set called ``name``."""
+    return _by_name()[name]
+
+
+def value_set_names() -> frozenset[str]:
+    """The names of every value set."""
+    return frozenset(_by_name())
+
+
+def medication_set_names() -> frozenset[str]:
+    """The names of the medication value sets."""
+    return frozenset(v.name for v in medication_vocabulary().value_sets)
+
+
 _WORD_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def word_pattern(word: str) -> re.Pattern[str]:
-    """A case-insensitive whole-word pattern for ``word`` (apostrophes normalised)."""
+    """A whole-word pattern for ``word``, to search normalised text with."""
     pattern = _WORD_CACHE.get(word)
     if pattern is None:
         escaped = re.escape(normalise_text(word))
-        pattern = re.compile(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
+        pattern = re.compile(rf"(?<![^\W_]){escaped}(?![^\W_])")
         _WORD_CACHE[word] = pattern
     return pattern
 
 
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
+@lru_cache(maxsize=4096)
 def normalise_text(text: str) -> str:
-    """Lower-case, with typographic apostrophes made plain, for whole-word matching."""
-    return text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    """Text made comparable for whole-word matching (RULES §13).
+
+    Unicode NFKC (full-width letters become plain ones), case folding, zero-width and other
+    format characters removed, control characters made spaces, combining marks dropped (so the
+    Turkish dotted capital I folds to a plain i, and "Curacne" matches "Curacné"), and
+    typographic apostrophes made plain.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFD", folded):
+        category = unicodedata.category(ch)
+        if category in ("Cf", "Mn"):
+            continue
+        kept.append(" " if category == "Cc" else ch)
+    return unicodedata.normalize("NFC", "".join(kept)).translate(_APOSTROPHES)
 
 
 def contains_word(text: str | None, word: str) -> bool:

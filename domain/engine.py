@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from domain.catalog import build_catalog
 from domain.checks.indication import indication_status, labelled
+from domain.checks.matching import medication_label, unrecognised
 from domain.context import Context
 from domain.dosing import DosingPlan, dosing_plan
 from domain.facts import Facts
@@ -189,6 +190,9 @@ class Evaluation:
         indication_missing: The inputs ``indication.labelled`` lacks when it is unknown.
         findings: Sorted by severity, status, then rule ID.
         dosing: The dosing plan.
+        unrecognised_medications: The display or text of each current medication (or other
+            draft order) that matched no value set and is not known to be unrelated (RULES §13);
+            it changes no decision.
     """
 
     as_of: date
@@ -206,6 +210,7 @@ class Evaluation:
     indication_missing: tuple[str, ...]
     findings: tuple[Finding, ...]
     dosing: DosingPlan
+    unrecognised_medications: tuple[str, ...] = ()
 
     @property
     def checklist(self) -> tuple[Finding, ...]:
@@ -302,6 +307,13 @@ def evaluate(
         indication_missing=lab.missing if lab.truth is None else (),
         findings=tuple(findings),
         dosing=dosing_plan(ctx),
+        unrecognised_medications=tuple(
+            dict.fromkeys(
+                medication_label(m)
+                for m in ctx.medications or ()
+                if unrecognised(m, settings.local_policy)
+            )
+        ),
     )
 
 

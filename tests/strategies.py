@@ -39,15 +39,14 @@ from domain.codes import (
     ATC,
     FASTING_GLUCOSE,
     ICD10CM,
-    ISOTRETINOIN,
     LAB_UNITS,
     LOINC,
     MG_DL,
     MMOL_L,
     RXNORM,
     SNOMED,
-    TETRACYCLINES,
     CodeEntry,
+    value_set,
 )
 from domain.facts import (
     AcknowledgementForm,
@@ -212,9 +211,9 @@ def _entry_coding(entry: CodeEntry) -> Coding:
     return Coding(system=entry.system, code=code)
 
 
-ISOTRETINOIN_CODINGS = tuple(_entry_coding(e) for e in ISOTRETINOIN.entries)
+ISOTRETINOIN_CODINGS = tuple(_entry_coding(e) for e in value_set("isotretinoin").entries)
 TETRACYCLINE_CODINGS = (
-    *(_entry_coding(e) for e in TETRACYCLINES.entries),
+    *(_entry_coding(e) for e in value_set("tetracyclines").entries),
     Coding(system=ATC, code="J01AA08", display="minocycline"),
     Coding(system=ATC, code="J01AA04", display="lymecycline"),
 )

@@ -7,6 +7,10 @@
   order-sign, otherwise ``warning``.
 * One "Checklist" card (``info``) with the items due or overdue and the ``info`` findings; the
   indication appears there ("not assessable from the record" without an acne assessment).
+* Medications the service could not classify (``unrecognised_medications``, RULES §13) are one
+  line on the "Information needed" card; when there is no such card (nothing gating, nothing
+  missing) the line goes on the "Checklist" card instead. They never make a card of their own and
+  never change a decision.
 
 No card ever says "safe", "cleared" or "OK to prescribe". Every card and suggestion has a
 ``uuid``; fields without a value are omitted (CDS Hooks 2.0 JSON rules).
@@ -215,6 +219,7 @@ def information_card(
         parts += [f"- `{key}`: {FEEDS.get(key, key)}" for key in sorted(problems.unavailable)]
     if problems.unreadable:
         parts += ["", "Data that could not be read:", *(f"- {u}" for u in problems.unreadable)]
+    parts += _unrecognised_lines(ev)
     parts += ["", _context_line(ev)]
     names = [f.title.lower() for f in gating[:3]]
     more = f" and {len(gating) - 3} more" if len(gating) > 3 else ""
@@ -229,8 +234,16 @@ def information_card(
     }
 
 
+def _unrecognised_lines(ev: Evaluation) -> list[str]:
+    """The line naming medications the service could not classify (no decision effect)."""
+    if not ev.unrecognised_medications:
+        return []
+    names = "; ".join(ev.unrecognised_medications)
+    return ["", f"Medications not recognised (check them for interactions yourself): {names}"]
+
+
 def checklist_card(
-    ev: Evaluation, shown: list[Finding], hook: str, patient_id: str
+    ev: Evaluation, shown: list[Finding], hook: str, patient_id: str, *, unrecognised: bool
 ) -> dict[str, Any]:
     """The "Checklist" card: items due or overdue, info findings, and the indication (not
     assessable: a FHIR record carries no acne assessment)."""
@@ -260,6 +273,8 @@ def checklist_card(
     if infos or done_notes:
         parts += ["", "**Notes**", *(f"- {f.title}: {f.text}" for f in infos)]
         parts += [f"- {f.title} (done): {'; '.join(f.notes)}" for f in done_notes]
+    if unrecognised:
+        parts += _unrecognised_lines(ev)
     parts += ["", _context_line(ev)]
     rule_ids = [f.rule_id for f in due]
     suggestions = _suggestions(rule_ids, patient_id)
@@ -355,5 +370,5 @@ def cards_for(
     info = information_card(ev, gating, problems, hook)
     if info is not None:
         cards.append(info)
-    cards.append(checklist_card(ev, shown, hook, patient_id))
+    cards.append(checklist_card(ev, shown, hook, patient_id, unrecognised=info is None))
     return [prune(card) for card in cards]

@@ -366,6 +366,14 @@ class EvaluationContext(Wire):
     catalogue_hash: str = Field(description="SHA-256 of the catalogue and the settings in force.")
 
 
+UNRECOGNISED_DESCRIPTION = (
+    "The display or text of each current medication that matched no ingredient set, synonym or "
+    "brand of the catalogue and is not known to be unrelated (RULES §13): shown so the clinician "
+    "sees what the service could not classify. It changes no decision. `[]` when medications "
+    "were not given."
+)
+
+
 class AssessmentOut(EvaluationContext):
     """The full evaluation."""
 
@@ -390,12 +398,16 @@ class AssessmentOut(EvaluationContext):
         description="The checklist: the findings that carry an item."
     )
     dosing: DosingPlanOut = Field(description="The dosing plan.")
+    unrecognised_medications: list[str] = Field(
+        description=UNRECOGNISED_DESCRIPTION,
+    )
 
 
 class ChecklistOut(EvaluationContext):
     """The checklist alone."""
 
     checklist: list[ChecklistEntry] = Field(description="The checklist items of this visit.")
+    unrecognised_medications: list[str] = Field(description=UNRECOGNISED_DESCRIPTION)
 
 
 class DosingPlanResponse(Wire):
@@ -562,6 +574,7 @@ def assessment_out(ev: Evaluation) -> AssessmentOut:
             "findings": findings,
             "checklist": [checklist_wire(x) for x in findings if x["item"] is not None],
             "dosing": dosing_wire(ev.dosing),
+            "unrecognised_medications": ev.unrecognised_medications,
         }
     )
 
@@ -569,4 +582,10 @@ def assessment_out(ev: Evaluation) -> AssessmentOut:
 def checklist_out(ev: Evaluation) -> ChecklistOut:
     """The checklist view of an evaluation."""
     entries = [checklist_wire(finding_wire(x)) for x in ev.checklist]
-    return ChecklistOut.model_validate({**context_of(ev), "checklist": entries})
+    return ChecklistOut.model_validate(
+        {
+            **context_of(ev),
+            "checklist": entries,
+            "unrecognised_medications": ev.unrecognised_medications,
+        }
+    )

@@ -23,11 +23,14 @@ from domain.catalog import (
     stop,
 )
 from domain.catalog._build import Epochs
-from domain.codes import VALUE_SETS
+from domain.codes import medication_vocabulary, value_sets
 from domain.rules import Catalog, make_catalog
 from domain.settings import EvaluationSettings
 
-RULESET_VERSION = "2026.1"
+# 2026.2: the RULES amendments of §0.4 (retreatment gating), §0.5 (records after as_of), §6
+# (oxytetracycline), §7 (a recent positive item 9), §13 (brands, synonyms, progestin-only
+# products, topical exclusions, unrecognised medications) and §15 (course views).
+RULESET_VERSION = "2026.2"
 
 
 def _fingerprint(settings: EvaluationSettings) -> dict[str, Any]:
@@ -36,7 +39,11 @@ def _fingerprint(settings: EvaluationSettings) -> dict[str, Any]:
         "lab_profile_us": settings.lab_profile_us.value,
         "eu_post_therapy_test": settings.eu_post_therapy_test.value,
         "local_policy": asdict(settings.local_policy),
-        "value_sets": [repr(v) for v in VALUE_SETS],
+        "value_sets": [repr(v) for v in value_sets()],
+        "route_exclusion": [
+            medication_vocabulary().route_words,
+            medication_vocabulary().route_products,
+        ],
     }
 
 

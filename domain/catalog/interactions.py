@@ -32,6 +32,7 @@ def _us_and_by_analogy(
     source: Citation,
     verification: Verification,
     eu_text: str,
+    version: int = 1,
 ) -> Rule:
     """A rule with a US variant and an EU/UK variant by analogy with it."""
     return rule(
@@ -56,6 +57,7 @@ def _us_and_by_analogy(
             verification=UNVERIFIED,
             basis=LOCAL,
         ),
+        version=version,
     )
 
 
@@ -86,6 +88,7 @@ def rules() -> list[Rule]:
                 cites=(cite("eu-smpc", "§4.3"),),
                 verification=PRIMARY,
             ),
+            version=2,  # oxytetracycline, brand names and synonyms (RULES §6, §13 amendment)
         ),
         _us_and_by_analogy(
             "interaction.vitamin-a",
@@ -97,6 +100,7 @@ def rules() -> list[Rule]:
             source=cite("fda-label-absorica", "§7"),
             verification=PRIMARY,
             eu_text="No vitamin A supplements: additive toxicity",
+            version=2,  # retinyl esters and Aquasol A (RULES §13 amendment)
         ),
         rule(
             "interaction.progestin-only-pill",
@@ -122,6 +126,7 @@ def rules() -> list[Rule]:
                 verification=UNVERIFIED,
                 basis=LOCAL,
             ),
+            version=2,  # the product value set by ingredient and strength (RULES §13 amendment)
         ),
         _us_and_by_analogy(
             "interaction.st-johns-wort",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from domain.checks.common import MedicationIn, allergies_to, conditions_in, symptoms_in
 from domain.checks.labs import tg_mg_dl
 from domain.checks.matching import code_match
-from domain.codes import BREASTFEEDING, ISOTRETINOIN, PSYCHIATRIC, SUICIDAL_IDEATION, TRIGLYCERIDES
+from domain.codes import BREASTFEEDING, PSYCHIATRIC, SUICIDAL_IDEATION, TRIGLYCERIDES, value_set
 from domain.context import Context, within_last
 from domain.facts import MoodScreen
 from domain.products import PRODUCTS
@@ -49,7 +49,7 @@ class Hypersensitivity:
             return direct
         allergies = ctx.facts.allergies or ()
         for i, a in enumerate(allergies):
-            if a.coding is not None and code_match((a.coding,), ISOTRETINOIN, ctx.policy):
+            if a.coding is not None and code_match((a.coding,), value_set("isotretinoin"), ctx.policy):
                 return applies(f"allergies[{i}]: coded as isotretinoin")
         if any(a.substance is Allergen.PARABEN for a in allergies):
             product = ctx.product

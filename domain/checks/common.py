@@ -9,25 +9,10 @@ from domain.checks.matching import (
     medication_label,
     medication_match,
 )
-from domain.codes import (
-    BONE_RISK,
-    DIABETES,
-    LIPID_DISORDER,
-    OBESITY,
-    SYSTEMIC_CORTICOSTEROIDS,
-    VALUE_SETS,
-    ValueSet,
-)
+from domain.codes import BONE_RISK, DIABETES, LIPID_DISORDER, OBESITY, value_set
 from domain.context import Context
 from domain.rules import FALSE, Outcome, any_of, applies, unknown
 from domain.vocab import Allergen, ConditionStatus, Symptom, Verification, VisitType
-
-_VALUE_SETS = {v.name: v for v in VALUE_SETS}
-
-
-def value_set(name: str) -> ValueSet:
-    """The shipped value set called ``name``."""
-    return _VALUE_SETS[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +229,7 @@ class BoneRisk:
         return any_of(
             [
                 conditions_in(ctx, BONE_RISK.name, current_only=False),
-                MedicationIn(SYSTEMIC_CORTICOSTEROIDS.name, systemic_only=True).run(ctx),
+                MedicationIn("systemic-corticosteroids", systemic_only=True).run(ctx),
                 MedicationIn("anticonvulsants").run(ctx),
                 attestation(ctx, "open_growth_plates"),
             ]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from domain.checks.matching import medication_match
-from domain.codes import ATC, ISOTRETINOIN, LOINC, RXNORM, TETRACYCLINES, contains_word
+from domain.codes import ATC, LOINC, RXNORM, contains_word, value_set
 from domain.facts import Coding, Medication
 from domain.settings import LocalPolicy
 from domain.vocab import MatchBasis
 from tests.factories import a1, run, status_of
 
 CDC_RACE = "urn:oid:2.16.840.1.113883.6.238"
+ISOTRETINOIN = value_set("isotretinoin")
+TETRACYCLINES = value_set("tetracyclines")
 
 
 def med(text: str | None = None, *codings: Coding, route: str | None = None) -> Medication:

@@ -584,9 +584,14 @@ TABLE: dict[str, Cases] = {
                 )
             ),
             us(a1(medications=meds("norethindrone 0.35 mg progestin-only pill"))),  # §6 product
+            us(a1(medications=meds("norethindrone 0.35 mg tablet"))),  # §13 ingredient + strength
+            us(a1(medications=meds("Cerazette 75 microgram tablets"))),  # §13 brand
         ],
         # §6: never a progestin ingredient alone (norethindrone is also in combined pills)
-        quiet=[us(a1(medications=meds("norethindrone 0.35 mg tablet")))],
+        quiet=[
+            us(a1(medications=meds("norethindrone 1 mg / ethinyl estradiol 0.035 mg tablet"))),
+            us(a1(medications=meds("norethindrone"))),
+        ],
     ),
     "interaction.st-johns-wort": Cases(
         fire=[us(a1(medications=meds("St John's Wort 300 mg")))],  # §6
