@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: run test check format openapi migrate bench bench-domain bench-http bench-courses bench-cds soak fuzz startup env uv
+.PHONY: run test check format openapi docs migrate bench bench-domain bench-http bench-courses bench-cds soak fuzz startup env uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -32,6 +32,10 @@ format: env
 
 openapi: env
 	$(UV) run --frozen python -m api.openapi > openapi/openapi.json
+
+# docs/rules.md: the rule catalogue, generated from the code (a test fails when it is stale).
+docs: env
+	$(UV) run --frozen python -m api.catalogue_doc docs/rules.md
 
 bench-domain: env
 	$(UV) run --frozen python -m bench.domain

@@ -7,6 +7,7 @@ Everything here is computed lazily and at most once per evaluation. Records date
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
@@ -23,6 +24,9 @@ from domain.facts import (
     MoodScreen,
     PregnancyStatusRecord,
     PregnancyTest,
+    PreviousCourse,
+    PreviousTherapy,
+    Weight,
 )
 from domain.settings import EvaluationSettings, LocalPolicy
 from domain.vocab import (
@@ -37,6 +41,7 @@ from domain.vocab import (
 )
 
 T = TypeVar("T")
+Span = TypeVar("Span", PreviousCourse, PreviousTherapy)
 
 US_PRE_2026 = "US/pre-2026"
 US_2026 = "US/ipledge-2026"
@@ -284,6 +289,46 @@ class Context:
         return ""
 
     # --- dated records up to as_of ---------------------------------------------------------
+    # RULES §0.5: a record dated after ``as_of`` is invisible to every rule. Every dated record
+    # a check reads goes through one of these properties (or :meth:`upto`, :meth:`span_as_of`),
+    # so a record dated ``as_of`` + 1 changes nothing compared with its absence.
+
+    @cached_property
+    def weight(self) -> Weight | None:
+        """The weight, if measured by ``as_of`` (an undated weight is of ``as_of``)."""
+        w = self.facts.weight
+        if w is None or (w.measured_on is not None and w.measured_on > self.as_of):
+            return None
+        return w
+
+    def span_as_of(self, record: Span) -> Span | None:
+        """An earlier course or therapy as it stood on ``as_of``.
+
+        It is dated by its start, else by its end: dated after ``as_of``, it is not seen at all
+        (``None``). An end after ``as_of`` had not happened yet: the record is seen without it.
+        """
+        first = record.start if record.start is not None else record.end
+        if first is not None and first > self.as_of:
+            return None
+        if record.end is not None and record.end > self.as_of:
+            return replace(record, end=None)
+        return record
+
+    @cached_property
+    def previous_courses(self) -> tuple[PreviousCourse, ...] | None:
+        """Earlier isotretinoin courses as they stood on ``as_of`` (``None``: not asked)."""
+        if self.facts.previous_courses is None:
+            return None
+        seen = (self.span_as_of(c) for c in self.facts.previous_courses)
+        return tuple(c for c in seen if c is not None)
+
+    @cached_property
+    def previous_therapies(self) -> tuple[PreviousTherapy, ...] | None:
+        """Previous acne therapies started by ``as_of`` (``None``: not asked)."""
+        if self.facts.previous_therapies is None:
+            return None
+        seen = (self.span_as_of(t) for t in self.facts.previous_therapies)
+        return tuple(t for t in seen if t is not None)
 
     @cached_property
     def tests(self) -> tuple[PregnancyTest, ...]:
@@ -323,9 +368,15 @@ class Context:
 
     @cached_property
     def contraception(self) -> tuple[ContraceptionRecord, ...]:
-        """Methods started by ``as_of``."""
+        """Methods started by ``as_of``; a confirmation dated after ``as_of`` is not seen."""
+        started = (
+            c
+            if c.confirmed_on is None or c.confirmed_on <= self.as_of
+            else replace(c, confirmed_on=None)
+            for c in self.facts.contraception
+        )
         return _upto(
-            self.facts.contraception,
+            started,
             self.as_of,
             lambda c: c.start_date,
             lambda c: (c.method.value, c.confirmed_on or date.min),
@@ -366,9 +417,16 @@ class Context:
 
     @cached_property
     def symptoms(self) -> frozenset[Symptom] | None:
-        """Symptoms reported at this visit (``None``: not asked)."""
+        """The latest symptoms reported (``None``: not asked, or reported after ``as_of``).
+
+        They are this visit's, or those of the visit ``facts.reported_symptoms_on`` (a course
+        carries its latest report forward until a later visit records symptoms again).
+        """
         s = self.facts.reported_symptoms
-        return None if s is None else frozenset(s)
+        on = self.facts.reported_symptoms_on
+        if s is None or (on is not None and on > self.as_of):
+            return None
+        return frozenset(s)
 
     @cached_property
     def product(self) -> Product | None:

@@ -8,7 +8,8 @@ rules that read them stay ``unknown``.
 
 Merging with a profile of current facts (``history_facts(..., current=...)``): for each kind of
 record the course stores, the stored records and the profile's are joined, and where both hold
-the same record (same date and the same test, method, topic or form) the stored one wins.
+the same record (same date and the same test, method, topic or form) the stored one wins. The
+plan's product is the given plan's when it names one, else the course's.
 """
 
 from __future__ import annotations
@@ -149,17 +150,57 @@ def _join(
     return tuple(kept)
 
 
+def _upto(records: Iterable[T], as_of: date, when: Callable[[T], date]) -> tuple[T, ...]:
+    """The records dated on or before ``as_of``."""
+    return tuple(r for r in records if when(r) <= as_of)
+
+
+def _symptoms(
+    visits: list[Visit], base: Facts, as_of: date
+) -> tuple[tuple[Symptom, ...] | None, date | None]:
+    """The symptoms in force on ``as_of`` and the date they were asked (``None``: this visit).
+
+    ``visits`` are the stored visits up to ``as_of``, by date. The latest that recorded symptoms
+    (``[]`` included) stands until a later visit records symptoms again; a visit that did not ask
+    (``None``) changes nothing. The given facts' symptoms are the current visit's: they replace a
+    stored report from an earlier date, and a stored report dated on the current visit wins.
+    """
+    asked = [v for v in visits if v.symptoms is not None]
+    if not asked:
+        return base.reported_symptoms, base.reported_symptoms_on
+    last = asked[-1]
+    if base.reported_symptoms is not None and last.visit_date < (base.visit_date or as_of):
+        return base.reported_symptoms, base.reported_symptoms_on
+    return last.symptoms, last.visit_date
+
+
 def history_facts(history: CourseHistory, as_of: date, current: Facts | None = None) -> Facts:
-    """The facts of a course on ``as_of``, optionally merged with a profile of current facts."""
+    """The facts of a course on ``as_of``, optionally merged with a profile of current facts.
+
+    Symptoms persist: the symptoms of the latest stored visit up to ``as_of`` that recorded
+    symptoms (``[]`` included) are in force on every later date, with the date they were asked
+    (``reported_symptoms_on``), until a later visit records symptoms again. A ``stop.*`` symptom
+    reported at the latest visit therefore keeps its stop rule applying between visits (RULES
+    §15: the course views never hide a stop rule); a visit that does not record symptoms
+    (``None``: not asked) neither clears nor replaces them, and ``monitoring.symptom-review`` is
+    done only when they were asked within its item window. Symptoms in ``current`` are the current
+    visit's: they replace a stored report from an earlier date; a stored report dated on the
+    current visit wins (stored records win).
+
+    Stored records dated after ``as_of`` are dropped before the merge (RULES §0.5): a later
+    stored record never displaces a profile record that was visible on ``as_of``.
+    """
     base = current or Facts()
     visits = sorted(
         (v for v in history.visits if v.visit_date <= as_of), key=lambda v: v.visit_date
     )
     weight = base.weight
+    if weight is not None and (weight.measured_on or as_of) > as_of:
+        weight = None  # measured after as_of: not seen, so the course's weights are used
     weighed = [v for v in visits if v.weight_kg is not None]
     if weighed:
         last = weighed[-1]
-        given_on = None if base.weight is None else (base.weight.measured_on or as_of)
+        given_on = None if weight is None else (weight.measured_on or as_of)
         if given_on is None or last.visit_date >= given_on:
             weight = Weight(kg=last.weight_kg or 0.0, measured_on=last.visit_date)
     potentials = sorted(
@@ -168,12 +209,12 @@ def history_facts(history: CourseHistory, as_of: date, current: Facts | None = N
     category, reason = base.pregnancy_potential, base.pregnancy_potential_reason
     if potentials:
         category, reason = potentials[-1].category, potentials[-1].reason
-    screens = tuple(v.mood_screen for v in history.visits if v.mood_screen is not None)
-    today = [v for v in visits if v.visit_date == as_of]
-    symptoms = base.reported_symptoms
-    if today and today[-1].symptoms is not None:
-        symptoms = today[-1].symptoms
+    screens = tuple(v.mood_screen for v in visits if v.mood_screen is not None)
+    symptoms, symptoms_on = _symptoms(visits, base, as_of)
     earlier = [v.visit_date for v in visits if v.visit_date < as_of]
+    given_previous = base.previous_visit_date
+    if given_previous is not None and given_previous > as_of:
+        given_previous = None  # after as_of: not seen, so the course's visits decide
     sexual = [v.visit_date for v in visits if v.sexual_function_assessed]
     enrolled = [
         r.recorded_on for r in history.rems if r.step == "enrolment" and r.recorded_on <= as_of
@@ -189,7 +230,8 @@ def history_facts(history: CourseHistory, as_of: date, current: Facts | None = N
     )
     plan = replace(
         base.plan,
-        product=history.product or base.plan.product,
+        # This visit's plan names the product prescribed now; without one, the course's.
+        product=base.plan.product or history.product,
         start_weight_kg=history.weight_at_start_kg or base.plan.start_weight_kg,
         target_cumulative_mg_per_kg=history.target_cumulative_mg_per_kg
         or base.plan.target_cumulative_mg_per_kg,
@@ -202,21 +244,38 @@ def history_facts(history: CourseHistory, as_of: date, current: Facts | None = N
         pregnancy_potential=category,
         pregnancy_potential_reason=reason,
         pregnancy_tests=_join(
-            history.pregnancy_tests, base.pregnancy_tests, lambda t: (t.specimen_date, t.result)
+            _upto(history.pregnancy_tests, as_of, lambda t: t.specimen_date),
+            base.pregnancy_tests,
+            lambda t: (t.specimen_date, t.result),
         ),
-        labs=_join(history.labs, base.labs, lambda r: (r.loinc, r.collected_on)),
+        labs=_join(
+            _upto(history.labs, as_of, lambda r: r.collected_on),
+            base.labs,
+            lambda r: (r.loinc, r.collected_on),
+        ),
         mood_screens=_join(screens, base.mood_screens, lambda s: (s.instrument, s.screened_on)),
         contraception=_join(
-            history.contraception, base.contraception, lambda c: (c.method, c.start_date)
+            _upto(history.contraception, as_of, lambda c: c.start_date),
+            base.contraception,
+            lambda c: (c.method, c.start_date),
         ),
-        counselling=_join(history.counselling, base.counselling, lambda c: (c.topic, c.given_on)),
+        counselling=_join(
+            _upto(history.counselling, as_of, lambda c: c.given_on),
+            base.counselling,
+            lambda c: (c.topic, c.given_on),
+        ),
         rems=rems,
-        acknowledgement_forms=_join(history.forms, base.acknowledgement_forms, lambda f: f.form),
+        acknowledgement_forms=_join(
+            _upto(history.forms, as_of, lambda f: f.signed_on),
+            base.acknowledgement_forms,
+            lambda f: f.form,
+        ),
         reported_symptoms=symptoms,
+        reported_symptoms_on=symptoms_on,
         sexual_function_assessed_on=max(sexual) if sexual else base.sexual_function_assessed_on,
         visit_type=base.visit_type or visit_type_for(history, as_of),
         visit_date=base.visit_date,
-        previous_visit_date=base.previous_visit_date or (max(earlier) if earlier else None),
+        previous_visit_date=given_previous or (max(earlier) if earlier else None),
         treatment_start_date=started or base.treatment_start_date,
         last_dose_date=(
             history.end_date if ended and history.end_date and history.end_date <= as_of else None
@@ -224,6 +283,8 @@ def history_facts(history: CourseHistory, as_of: date, current: Facts | None = N
         or base.last_dose_date,
         plan=plan,
         dispensings=_join(
-            history.dispensings, base.dispensings, lambda d: (d.dispensed_on, d.mg_per_day)
+            _upto(history.dispensings, as_of, lambda d: d.dispensed_on),
+            base.dispensings,
+            lambda d: (d.dispensed_on, d.mg_per_day),
         ),
     )

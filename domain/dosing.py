@@ -230,12 +230,10 @@ def _days_at(mg: tuple[float, float], per_day: float) -> tuple[int, int] | None:
 
 def dosing_weight(ctx: Context) -> tuple[float | None, date | None, str | None]:
     """The weight dosing may use, its date, and why not when it may not."""
-    w = ctx.facts.weight
+    w = ctx.weight  # a weight measured after as_of is not seen (RULES §0.5)
     if w is None:
         return None, None, "no weight given"
     measured = w.measured_on or ctx.as_of
-    if measured > ctx.as_of:
-        return None, None, f"weight dated {measured} is after the evaluation date"
     limit = ctx.policy.weight_max_age_days
     if (ctx.as_of - measured).days > limit:
         return None, measured, f"weight from {measured} is more than {limit} days old"

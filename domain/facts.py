@@ -346,7 +346,10 @@ class Facts:
         counselling: Counselling given.
         rems: iPLEDGE steps (US).
         acknowledgement_forms: Acknowledgement forms signed.
-        reported_symptoms: Symptoms reported at this visit (``()`` = asked, none).
+        reported_symptoms: Symptoms reported at this visit (``()`` = asked, none), or at the
+            visit of ``reported_symptoms_on``.
+        reported_symptoms_on: When the symptoms were asked (``None``: at this visit). A course
+            carries the latest report forward to later dates (:func:`domain.course.history_facts`).
         attestations: Clinician attestations.
         sexual_function_assessed_on: UK: date sexual function was last assessed.
         visit_type: The visit; default ``baseline`` when there is no treatment start and no
@@ -382,6 +385,7 @@ class Facts:
     rems: Rems = field(default_factory=Rems)
     acknowledgement_forms: tuple[AcknowledgementForm, ...] = ()
     reported_symptoms: tuple[Symptom, ...] | None = None
+    reported_symptoms_on: date | None = None
     attestations: Attestations = field(default_factory=Attestations)
     sexual_function_assessed_on: date | None = None
     visit_type: VisitType | None = None

@@ -33,6 +33,9 @@ class LocalPolicy:
         phq9_positive_total: A PHQ-9 total at or above this is a positive screen.
         phqa_positive_total: A PHQ-A total at or above this is a positive screen.
         phq2_positive_total: A PHQ-2 total at or above this is a positive screen.
+        suicidal_ideation_lookback_days: ``precaution.suicidal-ideation-now`` applies on item
+            9 > 0 on any PHQ-9 or PHQ-A dated within this many days up to ``as_of``, even when a
+            later screen is negative (RULES §7; default 30).
         weight_max_age_days: Dosing uses a weight at most this many days old.
         baseline_lookback_days: At baseline, a record counts when dated within this many days up
             to the prescription date (RULES §0.3 default item window).
@@ -53,6 +56,10 @@ class LocalPolicy:
             as exposure.
         course_ended_lookback_days: CDS Hooks: a course ended this recently counts as exposure.
         value_set_additions: Extra (system, code) pairs per value set name (RULES §13).
+        brand_additions: Extra brand names per medication value set name (RULES §13 (b)),
+            matched as whole words like the shipped brands (match basis ``brand``).
+        unrelated_medication_names: Names of medications the deployment knows to be unrelated
+            to every rule; they are not listed as ``unrecognised_medications``.
     """
 
     tg_elevated_mg_dl: float = 500.0
@@ -64,6 +71,7 @@ class LocalPolicy:
     phq9_positive_total: int = 10
     phqa_positive_total: int = 10
     phq2_positive_total: int = 3
+    suicidal_ideation_lookback_days: int = 30
     weight_max_age_days: int = 30
     baseline_lookback_days: int = 30
     pregnancy_recency_days: int = 30
@@ -81,6 +89,8 @@ class LocalPolicy:
     exposure_lookback_days: int = 90
     course_ended_lookback_days: int = 60
     value_set_additions: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    brand_additions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unrelated_medication_names: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> LocalPolicy:
@@ -99,6 +109,12 @@ class LocalPolicy:
                 raise PolicyError(f"{key}: not a local-policy setting")
             if key == "value_set_additions":
                 changes[key] = _value_sets(value)
+                continue
+            if key == "brand_additions":
+                changes[key] = _brands(value)
+                continue
+            if key == "unrelated_medication_names":
+                changes[key] = _names(key, value)
                 continue
             default = getattr(cls(), key)
             changes[key] = _number(key, value, default)
@@ -127,6 +143,13 @@ class LocalPolicy:
                 "smpc_repeat_due_from_days: must not be after smpc_repeat_due_to_days"
             )
 
+    def brands(self, value_set: str) -> tuple[str, ...]:
+        """The brand names a deployment added to the medication value set ``value_set``."""
+        for name, brands in self.brand_additions:
+            if name == value_set:
+                return brands
+        return ()
+
     def additions(self, value_set: str) -> tuple[tuple[str, str], ...]:
         """The (system, code) pairs a deployment added to ``value_set``."""
         for name, codes in self.value_set_additions:
@@ -154,16 +177,17 @@ def _number(key: str, value: Any, default: Any) -> Any:
 
 
 def _value_sets(value: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-    from domain.codes import VALUE_SET_NAMES  # the names are data of the codes module
+    from domain.codes import value_set_names  # the names are data of the codes module
+
+    known = value_set_names()
 
     if not isinstance(value, Mapping):
         raise PolicyError("value_set_additions: must be an object of value set name → codes")
     out: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     for name in sorted(value):
-        if name not in VALUE_SET_NAMES:
+        if name not in known:
             raise PolicyError(
-                f"value_set_additions.{name}: unknown value set (known: "
-                f"{', '.join(sorted(VALUE_SET_NAMES))})"
+                f"value_set_additions.{name}: unknown value set (known: {', '.join(sorted(known))})"
             )
         codes = value[name]
         if not isinstance(codes, list):
@@ -180,6 +204,29 @@ def _value_sets(value: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ..
                 raise PolicyError(f"value_set_additions.{name}[{i}]: needs a system and a code")
             pairs.append((entry["system"], entry["code"]))
         out.append((name, tuple(sorted(set(pairs)))))
+    return tuple(out)
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        raise PolicyError(f"{key}: must be a list of non-empty names")
+    return tuple(sorted({n.strip() for n in value}))
+
+
+def _brands(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from domain.codes import medication_set_names  # the names are data of the codes module
+
+    known = medication_set_names()
+    if not isinstance(value, Mapping):
+        raise PolicyError("brand_additions: must be an object of medication value set → names")
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for name in sorted(value):
+        if name not in known:
+            raise PolicyError(
+                f"brand_additions.{name}: unknown medication value set (known: "
+                f"{', '.join(sorted(known))})"
+            )
+        out.append((name, _names(f"brand_additions.{name}", value[name])))
     return tuple(out)
 
 

@@ -28,8 +28,8 @@ from api.cds.clients import Client
 from api.schemas.profile import LB_TO_KG
 from domain import codes as c
 from domain import facts as f
-from domain.checks.common import value_set
-from domain.checks.matching import medication_match
+from domain.checks.matching import matched_sets, medication_match
+from domain.codes import value_set
 from domain.context import age_on
 from domain.settings import LocalPolicy
 from domain.validation import MAX_AGE_YEARS, MAX_WEIGHT_KG, MOOD_MAX_TOTAL
@@ -329,6 +329,15 @@ def is_isotretinoin(med: f.Medication, policy: LocalPolicy) -> bool:
     return _is(med, "isotretinoin", policy, systemic=True)
 
 
+def names_other_sets(med: f.Medication, policy: LocalPolicy) -> bool:
+    """Whether ``med`` also matches a medication set other than isotretinoin.
+
+    "Doxycycline (with isotretinoin)" is an isotretinoin product for exposure *and* a tetracycline
+    for the interaction rule: a medication that names several sets matches all of them.
+    """
+    return any(name != "isotretinoin" for name in matched_sets(med, policy))
+
+
 def is_interacting(med: f.Medication, policy: LocalPolicy) -> bool:
     """A tetracycline, vitamin A, St John's Wort or a progestin-only pill."""
     return any(_is(med, vs, policy, systemic=vs == "tetracyclines") for vs in INTERACTING)
@@ -501,6 +510,12 @@ def observations_facts(
     keys: tuple[str, ...] = ("pregnancyPotential", "homeTesting", "pregnancyStatus")
     keys += ("pregnancyTests", "lipids", "liver", "weight", "mood")
     by_key = {k: resources(values.get(k), k, problems) if k in values else None for k in keys}
+    # RULES §0.5: an Observation dated after as_of is invisible to every rule (and never
+    # displaces an earlier one, e.g. the latest weight or home-testing permission).
+    by_key = {
+        k: None if v is None else [o for o in v if (_effective(o) or date.min) <= as_of]
+        for k, v in by_key.items()
+    }
     # Pregnancy potential: the most recent, by effective date; a client's own coding counts too.
     potentials: list[tuple[date, PregnancyPotential]] = []
     own_coding = resources(values.get(CLIENT_POTENTIAL), "pregnancyPotential", problems)
@@ -714,6 +729,8 @@ def read_record(
             status = r.get("status")
             iso = is_isotretinoin(med, policy)
             when = _effective(r) if dated is None else fhir_date(r.get(dated))
+            if when is not None and when > as_of:
+                continue  # dated after as_of: invisible to every rule (RULES §0.5)
             if iso:
                 if kind == "MedicationRequest" and status in ("active", "on-hold"):
                     exposure.append(f"{kind}/{r.get('id')} is {status}")
@@ -725,7 +742,8 @@ def read_record(
                     and not (kind == "MedicationRequest" and status == "draft")
                 ):
                     starts.append((when, kind == "MedicationRequest"))
-                continue
+                if not names_other_sets(med, policy):
+                    continue
             current = (kind == "MedicationRequest" and status in ("active", "on-hold")) or (
                 kind == "MedicationStatement" and status == "active"
             )
@@ -779,7 +797,11 @@ def read_record(
     iso_orders = [o for o in orders if o.isotretinoin]
     chosen = next((o for o in iso_orders if o.selected), iso_orders[0] if iso_orders else None)
     if meds is not None:
-        meds += [o.medication for o in orders if not o.isotretinoin]
+        meds += [
+            o.medication
+            for o in orders
+            if not o.isotretinoin or names_other_sets(o.medication, policy)
+        ]
     first = min(starts, default=None)
     start, approximate = first if first is not None else (None, False)
     facts = f.Facts(

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.answering import answer
+from api.course_views import course_checklist as course_checklist_view
+from api.course_views import course_timeline as course_timeline_view
 from api.database import db_call, run_write, transaction
 from api.deps import Services, ServicesDep, json_response
 from api.history import history_of
@@ -31,17 +33,12 @@ from api.schemas.courses import (
     EventList,
     EventOut,
     Timeline,
-    TimelineEntry,
     event_date,
     event_date_field,
 )
 from api.schemas.evaluation import (
     AssessmentOut,
     assessment_out,
-    checklist_wire,
-    context_of,
-    cumulative_wire,
-    finding_wire,
 )
 from api.schemas.profile import LabIn, to_facts
 from api.security import Caller
@@ -52,7 +49,7 @@ from domain.course import CourseHistory, CourseStatus, history_facts
 from domain.engine import Evaluation, evaluate
 from domain.errors import InputError, InputIssue
 from domain.validation import validate_facts
-from domain.vocab import ItemCategory, ItemState, Jurisdiction, RuleKind, Status
+from domain.vocab import Jurisdiction
 
 router = APIRouter(prefix="/v1", tags=["courses"])
 
@@ -358,43 +355,34 @@ def _stored(services: Services, course_id: str) -> tuple[CourseHistory, list[Cou
         return history_of(course, events), events
 
 
-def _course_checklist(
-    services: Services, course_id: str, history: CourseHistory, on: date
-) -> tuple[Evaluation, CourseChecklistOut]:
-    ev = evaluate(
-        history_facts(history, on),
+def _evaluate_course(
+    services: Services,
+    history: CourseHistory,
+    on: date,
+    current: f.Facts | None = None,
+    *,
+    supply_from_dispensings: bool = False,
+) -> Evaluation:
+    """The one evaluation of a course on ``on``: its history merged with ``current`` facts.
+
+    The course views use it with no current facts, as an assessment with an empty profile does,
+    and also judge the stored dispensings against the supply limit.
+    """
+    return evaluate(
+        history_facts(history, on, current),
         on,
         history.jurisdiction,
         services.evaluation,
         catalog=services.catalog,
-        supply_from_dispensings=True,
+        supply_from_dispensings=supply_from_dispensings,
     )
-    findings = [finding_wire(x) for x in ev.findings]
-    checklist = [checklist_wire(x) for x in findings if x["item"] is not None]
-    window = next((c for c in checklist if c["rule_id"] == "prescription.window"), None)
-    out = CourseChecklistOut.model_validate(
-        {
-            **context_of(ev),
-            "course_id": course_id,
-            "checklist": checklist,
-            "cumulative": cumulative_wire(ev.dosing.cumulative),
-            "prescription_window": window,
-            "pregnancy_tests_due": [
-                c
-                for c in checklist
-                if c["category"] is ItemCategory.PREGNANCY_TEST
-                and c["state"] in (ItemState.DUE, ItemState.OVERDUE)
-            ],
-            "lab_findings": [x for x in findings if x["kind"] is RuleKind.LAB],
-            "supply_limit": [x for x in findings if x["rule_id"] == "prescription.supply-limit"],
-            "not_assessed": [
-                {"rule_id": x.rule_id, "missing": x.missing}
-                for x in ev.findings
-                if x.status is Status.UNKNOWN
-            ],
-        }
-    )
-    return ev, out
+
+
+def _course_checklist(
+    services: Services, course_id: str, history: CourseHistory, on: date
+) -> tuple[Evaluation, CourseChecklistOut]:
+    ev = _evaluate_course(services, history, on, supply_from_dispensings=True)
+    return ev, course_checklist_view(ev, course_id)
 
 
 @router.get(
@@ -406,7 +394,22 @@ def _course_checklist(
 async def course_checklist(
     request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
 ) -> Response:
-    """Checklist, cumulative dose, prescription window, tests due, lab and supply findings (audited)."""
+    """What the stored history alone tells on `as_of` (audited; no decision: an assessment gives it).
+
+    One evaluation, the one `POST /v1/courses/{course_id}/assessments` makes with an empty
+    profile, also judging the stored dispensings against `prescription.supply-limit`: every rule
+    has the status an assessment gives it. `findings` lists every finding that applies and every
+    gating `unknown`, critical first (pregnancy from the stored tests and pregnancy potential,
+    `stop.*` from the symptoms of the latest visit that recorded symptoms, mood-screen
+    precautions, `lab.*`, `dosing.*` on the cumulative dose, the supply limit); `alert` is the most
+    severe applying one (`rule_id`, `severity`, a one-line `summary`), or null. Then the checklist,
+    cumulative dose, prescription window, pregnancy tests due, lab and supply findings, and under
+    `not_assessed` the rules that need facts a course does not store.
+
+    While a `stop.*` rule applies, the prescription window and the pregnancy tests that lead to
+    the next prescription are `suspended`, with `suspended_by` and a `reason` naming the stop
+    rules (the end-of-therapy and post-therapy tests stay as the rules give them).
+    """
 
     async def compute() -> tuple[Evaluation, BaseModel]:
         history, _ = await db_call(services, _stored, services, course_id)
@@ -443,20 +446,17 @@ async def course_assessment(
     async def compute() -> tuple[Evaluation, BaseModel]:
         history, _ = await db_call(services, _stored, services, course_id)
         on = body.as_of or services.today()
+        plan = body.plan
+        if plan.planned_mg_per_day is not None and plan.product is None and not history.product:
+            raise _bad("plan.product", "a planned dose needs a product: the plan's or the course's")
         current = to_facts(
             body.profile,
-            body.plan,
+            plan,
             visit_type=body.visit_type,
             visit_date=body.visit_date,
             previous_visit_date=body.previous_visit_date,
         )
-        ev = evaluate(
-            history_facts(history, on, current),
-            on,
-            history.jurisdiction,
-            services.evaluation,
-            catalog=services.catalog,
-        )
+        ev = _evaluate_course(services, history, on, current)
         return ev, assessment_out(ev)
 
     return await answer(
@@ -479,13 +479,28 @@ async def course_assessment(
 async def course_timeline(
     request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
 ) -> Response:
-    """Recorded events, the items due or overdue with their dates, and the projected end (audited)."""
+    """Every stored event in date order, then what is scheduled (audited).
+
+    The course checklist's evaluation on `as_of`. Events up to `as_of` are marked with the rules
+    the findings are about (`marks`, and the most severe as `rule_id`, `severity`, `status`): a
+    positive or indeterminate pregnancy test (`contraindication.pregnancy`, and `stop.pregnancy`
+    after the first dose), a positive mood screen (`precaution.psychiatric-history`,
+    `precaution.suicidal-ideation-now` for PHQ-9/PHQ-A item 9 > 0), a lab result a `lab.*`
+    finding of severity warning or critical is about, a visit reporting a stop symptom (`stop.*`).
+    Items due or overdue are `scheduled`; the date the cumulative target is reached is a
+    `projection`. While a `stop.*` rule applies, the projections (the suspended prescription
+    window and pregnancy tests, and the cumulative-target date) are replaced by one `suspended`
+    entry carrying the stop rules.
+    """
 
     async def compute() -> tuple[Evaluation, BaseModel]:
         history, events = await db_call(services, _stored, services, course_id)
         on = as_of or services.today()
         ev, checklist = _course_checklist(services, course_id, history, on)
-        return ev, _timeline(course_id, on, events, checklist)
+        timeline = course_timeline_view(
+            course_id, ev, history, events, checklist, services.catalog, services.evaluation
+        )
+        return ev, timeline
 
     return await answer(
         services,
@@ -497,61 +512,3 @@ async def course_timeline(
         decision=False,
         course_id=course_id,
     )
-
-
-def _summary(e: CourseEvent) -> str:
-    d = e.data
-    match e.kind:
-        case "dispensing":
-            return f"dispensed {d['mg_per_day']:g} mg/day for {d['days_supplied']} days"
-        case "lab":
-            return f"lab {d['loinc']}: {d['value']:g} {d['unit']}"
-        case "pregnancy-test":
-            return f"pregnancy test {d['result']} ({d['setting']})"
-        case "contraception":
-            return f"contraception {d['method']}"
-        case "counselling":
-            return f"counselling {d['topic']}"
-        case "documentation":
-            return f"documentation {d['kind']}"
-        case "pregnancy-potential":
-            return f"pregnancy potential: {d['category']}"
-        case _:
-            return "visit"
-
-
-def _timeline(
-    course_id: str, on: date, events: list[CourseEvent], checklist: CourseChecklistOut
-) -> Timeline:
-    entries = [
-        TimelineEntry(on=e.event_date, type="event", kind=e.kind, summary=_summary(e))
-        for e in events
-    ]
-    for item in checklist.checklist:
-        if item.state in (ItemState.DUE, ItemState.OVERDUE):
-            entries.append(
-                TimelineEntry(
-                    on=item.due_from,
-                    type="scheduled",
-                    kind=item.rule_id,
-                    summary=item.title,
-                    due_by=item.due_by,
-                    state=item.state.value,
-                )
-            )
-    c = checklist.cumulative
-    if c is not None and c.days_remaining is not None:
-        end = on.toordinal() + int(c.days_remaining.low)
-        entries.append(
-            TimelineEntry(
-                on=date.fromordinal(end),
-                type="projection",
-                kind="dosing.cumulative-target",
-                summary=(
-                    f"cumulative target {c.target_mg_per_kg.low:g} mg/kg reached at "
-                    f"{c.daily_mg or 0:g} mg/day"
-                ),
-            )
-        )
-    entries.sort(key=lambda x: (x.on is None, x.on or date.max, x.type))
-    return Timeline(course_id=course_id, as_of=on, entries=entries)

@@ -95,6 +95,17 @@ class Problem(BaseModel):
     )
 
 
+class CourseItemState(StrEnum):
+    """State of a checklist item in the course views: the item states of RULES §0.3, and
+    `suspended` while a `stop.*` rule applies (the course views only)."""
+
+    DUE = "due"
+    OVERDUE = "overdue"
+    DONE = "done"
+    NOT_REQUIRED = "not-required"
+    SUSPENDED = "suspended"
+
+
 # Plain-language meaning of every enum value, rendered into the OpenAPI document.
 ENUM_DOCS: dict[type[StrEnum], dict[str, str]] = {
     v.Jurisdiction: {
@@ -257,6 +268,13 @@ ENUM_DOCS: dict[type[StrEnum], dict[str, str]] = {
         "overdue": "Its window has passed.",
         "done": "Satisfied by the fact in `satisfied_by`.",
         "not-required": "The checklist states it is not needed now.",
+    },
+    CourseItemState: {
+        "due": "To be done (its window, if any, is shown).",
+        "overdue": "Its window has passed.",
+        "done": "Satisfied by the fact in `satisfied_by`.",
+        "not-required": "The checklist states it is not needed now.",
+        "suspended": "Not scheduled while a `stop.*` rule applies (`suspended_by`, `reason`): the prescription window and the pregnancy tests that lead to the next prescription.",
     },
     v.ItemCategory: {
         "lab": "Laboratory test.",

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from api.schemas.common import CalendarDate, Wire
+from api.schemas.common import CalendarDate, CourseItemState, Wire
 from api.schemas.evaluation import (
-    ChecklistEntry,
     CumulativeOut,
     EvaluationContext,
     FindingOut,
     NotAssessedOut,
+    SourceRef,
 )
 from api.schemas.profile import (
     ContraceptionIn,
@@ -29,11 +29,15 @@ from db.tables import Course, CourseEvent
 from domain.course import CourseStatus
 from domain.vocab import (
     CannotReason,
+    ItemCategory,
     Jurisdiction,
     MoodInstrument,
     PregnancyPotential,
     Product,
+    Severity,
+    Status,
     Symptom,
+    Verification,
     VisitType,
 )
 
@@ -271,21 +275,72 @@ class EventList(Wire):
     events: list[EventOut] = Field(description="By date, then in the order recorded.")
 
 
+class CourseChecklistEntry(Wire):
+    """A checklist item with its rule, as an assessment's checklist gives it, except that while a `stop.*` rule applies the prescription window and the pregnancy tests that lead to the next prescription are `suspended` (their window is not shown)."""
+
+    rule_id: str = Field(description="The checklist rule.")
+    title: str = Field(description="Rule title.")
+    category: ItemCategory = Field(description="Item category.")
+    state: CourseItemState = Field(
+        description="Item state: an assessment's, or `suspended` while a stop rule applies."
+    )
+    due_from: CalendarDate | None = Field(
+        default=None, description="First day of its window (null when suspended)."
+    )
+    due_by: CalendarDate | None = Field(
+        default=None, description="Last day of its window (null when suspended)."
+    )
+    codes: list[str] = Field(default_factory=list, description="LOINC codes of lab items.")
+    satisfied_by: str | None = Field(default=None, description="The fact that made it `done`.")
+    text: str = Field(description="What the item asks for.")
+    notes: list[str] = Field(description="Notes (CLIA, home test, fasting…).")
+    severity: Severity = Field(description="Severity of the rule.")
+    verification: Verification = Field(description="Verification of the rule's variant.")
+    sources: list[SourceRef] = Field(description="Citations.")
+    suspended_by: list[str] = Field(
+        default_factory=list,
+        description="For a `suspended` item: the `stop.*` rule IDs that apply.",
+    )
+    reason: str | None = Field(
+        default=None, description="For a `suspended` item: why, naming the stop rule IDs."
+    )
+
+
+class CourseAlert(Wire):
+    """The one line to show when only one is shown: the most severe applying finding."""
+
+    rule_id: str = Field(description="Its rule ID.")
+    severity: Severity = Field(description="Its severity.")
+    summary: str = Field(
+        description="One line: the rule title and what triggered it (else its action text)."
+    )
+
+
 class CourseChecklistOut(EvaluationContext):
-    """What the stored history alone can tell: no decision."""
+    """What the stored history alone can tell: no decision, but never reassuring while a `stop.*` rule applies."""
 
     course_id: str = Field(description="Course ID.")
-    checklist: list[ChecklistEntry] = Field(
+    alert: CourseAlert | None = Field(
+        default=None,
+        description="The most severe applying finding (a `stop.*` rule first among equally severe ones; checklist items already done or not required are left out); null when none applies.",
+    )
+    findings: list[FindingOut] = Field(
+        description="Every finding that applies and every gating `unknown`, critical first, exactly as an assessment of the course with an empty profile gives them (one evaluation: checklist rules included, with the item state the rules give; the `checklist` below shows which items are `suspended`)."
+    )
+    checklist: list[CourseChecklistEntry] = Field(
         description="The monitoring checklist for the visit on `as_of`."
     )
     cumulative: CumulativeOut | None = Field(
         default=None,
         description="Cumulative dose so far, remaining and projected days (null without a weight).",
     )
-    prescription_window: ChecklistEntry | None = Field(
-        default=None, description="The prescription window, when one applies."
+    prescription_window: CourseChecklistEntry | None = Field(
+        default=None,
+        description="The prescription window, when one applies (`suspended` while a stop rule applies).",
     )
-    pregnancy_tests_due: list[ChecklistEntry] = Field(description="Pregnancy tests due or overdue.")
+    pregnancy_tests_due: list[CourseChecklistEntry] = Field(
+        description="Pregnancy tests due or overdue (`suspended`, except the end-of-therapy and post-therapy tests, while a stop rule applies)."
+    )
     lab_findings: list[FindingOut] = Field(description="`lab.*` findings, `lab.stale` included.")
     supply_limit: list[FindingOut] = Field(
         description="`prescription.supply-limit` for stored dispensings."
@@ -293,6 +348,22 @@ class CourseChecklistOut(EvaluationContext):
     not_assessed: list[NotAssessedOut] = Field(
         description="Rules that need facts the course does not store (medications, allergies, conditions, breastfeeding…), with the inputs they lack."
     )
+
+
+class CoursePlanIn(PlanIn):
+    """This visit's plan for a course: without a `product`, the course's product is used."""
+
+    product: Product | None = Field(
+        default=None,
+        description="The product (default: the course's); a planned dose needs one of them.",
+    )
+
+    @field_validator("planned_mg_per_day")
+    @classmethod
+    def _dose_needs_product(cls, value: float | None, _info: ValidationInfo) -> float | None:
+        # Replaces the profile plan's check: the course's product may supply it, so the route
+        # checks it once the course is read.
+        return value
 
 
 class CourseAssessmentRequest(Wire):
@@ -315,9 +386,20 @@ class CourseAssessmentRequest(Wire):
         default_factory=ProfileIn,
         description="Current facts the course does not store (medications, allergies, conditions, breastfeeding, acne…).",
     )
-    plan: PlanIn = Field(
-        default_factory=PlanIn,
-        description="This visit's plan (dose, supply); product from the course.",
+    plan: CoursePlanIn = Field(
+        default_factory=CoursePlanIn,
+        description="This visit's plan (dose, supply); product from the course when the plan gives none.",
+    )
+
+
+class TimelineMark(Wire):
+    """A rule an entry is marked with."""
+
+    rule_id: str = Field(description="The rule ID.")
+    severity: Severity = Field(description="Its severity in the course's jurisdiction.")
+    status: Status | None = Field(
+        default=None,
+        description="The rule's status as of `as_of`, as every course view and assessment gives it; null when it does not hold then (e.g. an earlier positive test superseded by a later negative one).",
     )
 
 
@@ -328,15 +410,29 @@ class TimelineEntry(Wire):
         default=None,
         description="The date (a scheduled item: when it falls due; null when not yet known).",
     )
-    type: Literal["event", "scheduled", "projection"] = Field(
-        description="`event`: recorded; `scheduled`: a checklist item not done; `projection`: the projected end."
+    type: Literal["event", "scheduled", "projection", "suspended"] = Field(
+        description="`event`: recorded; `scheduled`: a checklist item not done; `projection`: the projected end; `suspended`: while a `stop.*` rule applies, replaces the projections (the prescription window, the pregnancy tests before the next prescription, the cumulative-target date)."
     )
-    kind: str = Field(description="The event kind, or the checklist rule ID.")
+    kind: str = Field(
+        description="The event kind, the checklist rule ID, `dosing.cumulative-target`, or `projections` (suspended)."
+    )
     summary: str = Field(description="In words.")
     due_by: date | None = Field(
         default=None, description="Scheduled items: last day of the window."
     )
     state: str | None = Field(default=None, description="Scheduled items: `due` or `overdue`.")
+    rule_id: str | None = Field(
+        default=None,
+        description="The most severe rule in `marks` (a `suspended` entry: the first stop rule).",
+    )
+    severity: Severity | None = Field(default=None, description="That rule's severity.")
+    status: Status | None = Field(
+        default=None, description="That rule's status as of `as_of` (see `marks`)."
+    )
+    marks: list[TimelineMark] = Field(
+        default_factory=list,
+        description="Events up to `as_of`: a positive or indeterminate pregnancy test (`stop.pregnancy` after the first dose, else `contraindication.pregnancy`), a positive mood screen (`precaution.psychiatric-history`; `precaution.suicidal-ideation-now` for PHQ-9/PHQ-A item 9 > 0), a lab result a `lab.*` finding of severity warning or critical is about, a visit reporting a stop symptom (its `stop.*` rules). A `suspended` entry: the `stop.*` rules that apply.",
+    )
 
 
 class Timeline(Wire):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from api.schemas.common import CalendarDate, Wire
 from api.schemas.profile import AllergyIn, PlanIn, ProfileIn, WeightIn
@@ -96,10 +96,9 @@ class DosingPlanRequest(Wire):
     )
     available_strengths_mg: list[int] | None = Field(
         default=None,
-        validate_default=True,
         min_length=1,
         max_length=20,
-        description="Capsule strengths in stock; required for `eu-uk-generic`.",
+        description="Capsule strengths in stock. `eu-uk-generic` has none built in: without them the plan gives mg/day and mg/kg/day, no capsule plan.",
     )
     regimen: Regimen | None = Field(default=None, description="Regimen (default daily).")
     birth_date: CalendarDate | None = Field(
@@ -136,13 +135,6 @@ class DosingPlanRequest(Wire):
     target_cumulative_mg_per_kg: float | None = Field(
         default=None, gt=0, le=500, description="Cumulative target (default 120–150 mg/kg)."
     )
-
-    @field_validator("available_strengths_mg")
-    @classmethod
-    def _strengths(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
-        if info.data.get("product") is Product.EU_UK_GENERIC and not value:
-            raise ValueError("eu-uk-generic capsules need available_strengths_mg")
-        return value
 
     @model_validator(mode="after")
     def _target(self) -> Self:

@@ -59,7 +59,7 @@ def build_catalog(settings: EvaluationSettings) -> Catalog:
         *indication.rules(),
         *contraindications.rules(epochs),
         *interactions.rules(),
-        *precautions.rules(),
+        *precautions.rules(settings.local_policy),
         *dosing.rules(),
         *monitoring.rules(epochs, settings),
         *labs.rules(settings.local_policy),

@@ -20,8 +20,23 @@ from domain.catalog._build import (
     rule,
 )
 from domain.checks import indication as ind
-from domain.rules import Rule
-from domain.vocab import Effect
+from domain.rules import Rule, Tier
+from domain.vocab import Basis, Effect, Verification
+
+# RULES §0.4: the retreatment interval also gates when unknown because a previous course is
+# recorded without an end date at a baseline visit (local policy). At other visits the unknown
+# keeps the variant's defaults (not gating).
+END_UNKNOWN_AT_BASELINE = Tier(
+    name=ind.END_UNKNOWN_AT_BASELINE,
+    severity=WARNING,
+    effect=Effect.BLOCK,
+    gates_when_unknown=True,
+    text="A previous course is recorded without an end date: the 8-week (56-day) interval "
+    "before a further course cannot be checked. Record when it ended before starting (the "
+    "gating is local policy).",
+    basis=Basis.LOCAL_POLICY,
+    verification=Verification.UNVERIFIED,
+)
 
 
 def rules() -> list[Rule]:
@@ -140,6 +155,7 @@ def rules() -> list[Rule]:
                 "one ended: acne may keep improving after a course (the block is local policy).",
                 cites=(cite("fda-label-absorica", "§1"),),
                 verification=PRIMARY,
+                tiers=(END_UNKNOWN_AT_BASELINE,),
             ),
             V(
                 label="EU/UK",
@@ -151,7 +167,10 @@ def rules() -> list[Rule]:
                 "one ended (the block is local policy).",
                 cites=(cite("eu-smpc", "§4.2"),),
                 verification=PRIMARY,
+                tiers=(END_UNKNOWN_AT_BASELINE,),
             ),
+            # 2: gates when a previous course has no end date at a baseline visit (RULES §0.4).
+            version=2,
         ),
         rule(
             "indication.acne-fulminans",

@@ -436,6 +436,7 @@ def rules(epochs: Epochs, settings: EvaluationSettings) -> list[Rule]:
                 basis=LOCAL,
                 category=SCR,
             ),
+            version=2,  # done only when symptoms were asked since the previous visit (RULES §15)
         ),
         rule(
             "monitoring.weight",

@@ -22,10 +22,17 @@ from domain.catalog._build import (
 from domain.checks import clinical
 from domain.checks.common import Attested, BoneRisk, ConditionIn, MetabolicRisk
 from domain.rules import Rule
+from domain.settings import LocalPolicy
 
 
-def rules() -> list[Rule]:
-    """The precautions."""
+def rules(policy: LocalPolicy) -> list[Rule]:
+    """The precautions; the mood-screen lookback in the text is the one in force."""
+    suicidal_text = (
+        "Current suicidal ideation: do not start, or stop; urgent assessment (the item-9 triggers, "
+        "the most recent PHQ-9 or PHQ-A, or any PHQ-9 or PHQ-A of the last "
+        f"{policy.suicidal_ideation_lookback_days} days even when a later screen is negative, are "
+        "local policy, unverified)."
+    )
     return [
         rule(
             "precaution.psychiatric-history",
@@ -61,8 +68,7 @@ def rules() -> list[Rule]:
                 where=US,
                 severity=CRITICAL,
                 check=clinical.SuicidalIdeationNow(),
-                text="Current suicidal ideation: do not start, or stop; urgent assessment (the "
-                "item-9 trigger is local policy, unverified).",
+                text=suicidal_text,
                 cites=(cite("fda-label-absorica", "§5.4"),),
                 verification=PRIMARY,
             ),
@@ -71,11 +77,13 @@ def rules() -> list[Rule]:
                 where=EU_UK,
                 severity=CRITICAL,
                 check=clinical.SuicidalIdeationNow(),
-                text="Current suicidal ideation: do not start, or stop; urgent assessment (the "
-                "item-9 trigger is local policy, unverified).",
+                text=suicidal_text,
                 cites=(cite("nice-ng198"), cite("ema-2018")),
                 verification=PRIMARY,
             ),
+            # 2: item 9 > 0 on any PHQ-9/PHQ-A within the lookback, even when a later screen is
+            # negative (RULES §7).
+            version=2,
         ),
         rule(
             "precaution.ibd",

@@ -173,12 +173,21 @@ class SymptomReview:
     """``monitoring.symptom-review``: every visit after baseline; done when symptoms were asked."""
 
     def run(self, ctx: Context) -> Outcome:
-        """Done when ``reported_symptoms`` is given (``[]`` = asked, none)."""
+        """Done when symptoms were asked at this visit or within the item window (RULES §0.3).
+
+        ``reported_symptoms`` given (``[]`` = asked, none) without ``reported_symptoms_on`` is
+        this visit's report; with it, the report of that date (a course's latest visit).
+        """
         if ctx.baseline:
             return FALSE
         cat = ItemCategory.SCREENING
+        on = ctx.facts.reported_symptoms_on
         if ctx.symptoms is not None:
-            return _done(cat, f"{len(ctx.symptoms)} symptom(s) reported at this visit")
+            if on is None:
+                return _done(cat, f"{len(ctx.symptoms)} symptom(s) reported at this visit")
+            if ctx.in_item_window(on):
+                return _done(cat, f"{len(ctx.symptoms)} symptom(s) reported on {on}")
+            return _due(cat, f"ask about the symptoms of the stop rules (last asked on {on})")
         return _due(cat, "ask about the symptoms of the stop rules")
 
 

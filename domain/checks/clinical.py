@@ -49,7 +49,9 @@ class Hypersensitivity:
             return direct
         allergies = ctx.facts.allergies or ()
         for i, a in enumerate(allergies):
-            if a.coding is not None and code_match((a.coding,), value_set("isotretinoin"), ctx.policy):
+            if a.coding is not None and code_match(
+                (a.coding,), value_set("isotretinoin"), ctx.policy
+            ):
                 return applies(f"allergies[{i}]: coded as isotretinoin")
         if any(a.substance is Allergen.PARABEN for a in allergies):
             product = ctx.product
@@ -199,18 +201,23 @@ class PsychiatricHistory:
         return any_of(parts)
 
 
+ITEM_9_INSTRUMENTS = (MoodInstrument.PHQ9, MoodInstrument.PHQA)
+
+
 @dataclass(frozen=True, slots=True)
 class SuicidalIdeationNow:
-    """``precaution.suicidal-ideation-now``: current suicidal ideation.
+    """``precaution.suicidal-ideation-now``: current suicidal ideation (RULES §7).
 
-    Reported, a current condition, or item 9 > 0 on the most recent PHQ-9/PHQ-A within the
-    mood-screen item window; no screen and no report → unknown.
+    Reported, a current condition, item 9 > 0 on the most recent PHQ-9/PHQ-A within the
+    mood-screen item window, or item 9 > 0 on any PHQ-9/PHQ-A dated within the
+    ``suicidal_ideation_lookback_days`` (30) days up to ``as_of`` even when a later screen is
+    negative (both screen triggers local policy); no screen and no report → unknown.
 
     The screen decides when nothing else applies: a report or a coded condition can only make the
     rule apply, and their absence does not make it unknown (an unreported symptom is not
     "information needed", RULES §0.4). Item 9 counts as 0 when the total is 0. A screen older
     than the item window (RULES §0.3) is not a screen of this visit: a missing mood screen acts
-    through this rule (RULES §9).
+    through this rule (RULES §9). The trigger names the date of the screen that fired it.
     """
 
     def run(self, ctx: Context) -> Outcome:
@@ -225,7 +232,7 @@ class SuicidalIdeationNow:
             parts.append(unknown("mood_screens"))
         else:
             recent = tuple(s for s in screens if ctx.in_item_window(s.screened_on))
-            last = _latest(recent, (MoodInstrument.PHQ9, MoodInstrument.PHQA))
+            last = _latest(recent, ITEM_9_INSTRUMENTS)
             if last is None:
                 parts.append(
                     unknown("mood_screens", notes=(f"no PHQ-9 or PHQ-A {ctx.item_window_text}",))
@@ -242,10 +249,39 @@ class SuicidalIdeationNow:
                         )
                     )
                 elif item9 > 0:
-                    parts.append(
-                        applies(f"{last.instrument.value} on {last.screened_on}: item 9 = {item9}")
+                    parts.append(applies(_item_9(last)))
+            flagged = _recent_item_9(ctx, screens)
+            if flagged is not None and flagged is not last:
+                days = ctx.policy.suicidal_ideation_lookback_days
+                later = any(
+                    s.instrument in ITEM_9_INSTRUMENTS and s.screened_on > flagged.screened_on
+                    for s in screens
+                )
+                parts.append(
+                    applies(
+                        f"{_item_9(flagged)}, within the {days} days up to {ctx.as_of}"
+                        + (" (a later screen does not cancel it)" if later else "")
                     )
+                )
         return any_of(parts)
+
+
+def _item_9(s: MoodScreen) -> str:
+    return f"{s.instrument.value} on {s.screened_on}: item 9 = {s.item_9}"
+
+
+def _recent_item_9(ctx: Context, screens: tuple[MoodScreen, ...]) -> MoodScreen | None:
+    """The most recent PHQ-9/PHQ-A with item 9 > 0 within the lookback up to ``as_of``."""
+    days = ctx.policy.suicidal_ideation_lookback_days
+    flagged = [
+        s
+        for s in screens
+        if s.instrument in ITEM_9_INSTRUMENTS
+        and s.item_9 is not None
+        and s.item_9 > 0
+        and within_last(s.screened_on, ctx.as_of, days)
+    ]
+    return flagged[-1] if flagged else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ from domain.vocab import (
 )
 
 RETREATMENT_INTERVAL_DAYS = 56  # the label's 8 weeks (2 months)
+# The tier of ``indication.retreatment-interval`` that gates: a previous course without an end
+# date at a baseline visit (RULES §0.4, local policy).
+END_UNKNOWN_AT_BASELINE = "end-unknown-at-baseline"
 MIN_AGE = 12
 
 
@@ -62,7 +65,10 @@ def failed(ctx: Context, classes: tuple[TherapyClass, ...] | None) -> Outcome:
     if therapies is None:
         return unknown("previous_therapies")
     parts: list[Outcome] = []
-    for i, t in enumerate(therapies):
+    for i, given in enumerate(therapies):
+        t = ctx.span_as_of(given)  # a therapy started after as_of is not seen (RULES §0.5)
+        if t is None:
+            continue
         if classes is not None and t.therapy_class not in classes:
             continue
         if t.response is None:
@@ -185,7 +191,13 @@ class AgeUnder12:
 
 @dataclass(frozen=True, slots=True)
 class Retreatment:
-    """``indication.retreatment-interval``: a previous course ended < 56 days before the start."""
+    """``indication.retreatment-interval``: a previous course ended < 56 days before the start.
+
+    A course recorded without an end date makes it unknown. At a baseline visit that unknown is
+    gating (tier :data:`END_UNKNOWN_AT_BASELINE`, RULES §0.4, local policy): the interval cannot
+    be checked before a start. At other visits it is not gating. Courses are seen as they stood
+    on ``as_of`` (RULES §0.5): one started after it is not seen, an end after it is not yet known.
+    """
 
     def run(self, ctx: Context) -> Outcome:
         """Applies with ``not_before`` = end + 56 days."""
@@ -194,11 +206,20 @@ class Retreatment:
             return unknown("previous_courses")
         start = ctx.first_dose
         parts: list[Outcome] = []
-        for i, c in enumerate(courses):
-            if c.start is not None and c.start > ctx.as_of:
+        for i, given in enumerate(courses):
+            c = ctx.span_as_of(given)
+            if c is None:
                 continue
             if c.end is None:
-                parts.append(unknown(f"previous_courses[{i}].end"))
+                parts.append(
+                    unknown(
+                        f"previous_courses[{i}].end",
+                        notes=(
+                            "a previous course is recorded without an end date: the "
+                            f"{RETREATMENT_INTERVAL_DAYS}-day interval cannot be checked",
+                        ),
+                    )
+                )
                 continue
             gap = (start - c.end).days
             if gap < RETREATMENT_INTERVAL_DAYS:
@@ -212,7 +233,10 @@ class Retreatment:
         if hit:
             latest = max(h.not_before for h in hit if h.not_before is not None)
             return applies(*(t for h in hit for t in h.triggers), not_before=latest)
-        return any_of(parts)
+        out = any_of(parts)
+        if out.truth is None and ctx.baseline:
+            return out._replace(tier=END_UNKNOWN_AT_BASELINE)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

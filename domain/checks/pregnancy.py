@@ -190,7 +190,7 @@ def us_series(ctx: Context) -> UsSeries:
 
 
 def _us_series(ctx: Context) -> UsSeries:
-    ended = [c.end for c in ctx.facts.previous_courses or () if c.end is not None]
+    ended = [c.end for c in ctx.previous_courses or () if c.end is not None]
     since = max(ended) if ended else None
     screening: PregnancyTest | None = None
     confirmation: PregnancyTest | None = None

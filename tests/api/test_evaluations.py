@@ -687,11 +687,6 @@ INVALID_DOSING: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("impossible date", {"as_of": "2026-02-30"}, ("$.as_of",)),
     ("unknown jurisdiction", {"jurisdiction": "XX"}, ("$.jurisdiction",)),
     ("unknown product", {"product": "isotretinoin-forte"}, ("$.product",)),
-    (
-        "eu-uk-generic without strengths",
-        {"jurisdiction": "EU", "product": "eu-uk-generic"},
-        ("$.available_strengths_mg",),
-    ),
     ("US product in the EU", {"jurisdiction": "EU", "product": "claravis"}, ("$.product",)),
     (
         "both a target and a planned dose",

@@ -484,6 +484,12 @@ EXPECTED_OVERRIDES: dict[str, dict[str, Effect | bool]] = {
     "prescription.supply-limit": {"gates": False},
     "stop.": {"gates": False},
 }
+# Overrides that RULES §0.4 gives to one case of a rule, by (rule ID, tier name).
+EXPECTED_TIER_OVERRIDES: dict[tuple[str, str], dict[str, Effect | bool]] = {
+    # "It also gates when unknown: a previous course is recorded without an end date at a
+    # baseline visit" (local policy).
+    ("indication.retreatment-interval", "end-unknown-at-baseline"): {"gates": True},
+}
 
 
 def _override(rule_id: str) -> dict[str, Effect | bool]:
@@ -519,7 +525,13 @@ def test_every_variant_follows_the_defaults_except_the_listed_overrides(
             if actual != expected:
                 wrong.append(f"{r.id} {v.label}: {actual} != {expected}")
             for t in v.tiers:
-                expected = _expected(r.id, r.kind, t.severity)
+                effect, gates = _expected(r.id, r.kind, t.severity)
+                tier_over = EXPECTED_TIER_OVERRIDES.get((r.id, t.name), {})
+                tier_effect = tier_over.get("effect", effect)
+                tier_gates = tier_over.get("gates", gates)
+                assert isinstance(tier_effect, Effect)
+                assert isinstance(tier_gates, bool)
+                expected = (tier_effect, tier_gates)
                 actual = (t.effect, t.gates_when_unknown)
                 if actual != expected:
                     wrong.append(f"{r.id} {v.label} ({t.name}): {actual} != {expected}")

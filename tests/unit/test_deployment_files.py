@@ -1,9 +1,9 @@
 """The container and compose files hold the properties issue 6 asks of them.
 
-`../shared/tools/container-check` builds the image for real (see the README, Deployment); these
-checks keep the properties that the build alone would not catch from drifting: the base image as
-a build argument, only the base image from a registry, the locked install, a non-root user, the
-health check, the start command, and a compose example whose API waits for its migration.
+The image was verified by a real build and probe (see the README, Deployment); these checks keep
+the properties that the build alone would not catch from drifting: the base image as a build
+argument, only the base image from a registry, the locked install, a non-root user, the health
+check, the start command, and a compose example whose API waits for its migration.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Every rule of the catalogue, by ID: a case where it fires and, if it has a condition, one where not.
 
-The contract is RULES.md (../shared/clinical/RULES.md from the repository root). Each case starts
-from vignette A1 (``a1()``: US, 2026-03-01, a complete baseline that starts) or its EU/UK form
-(``a1_eu()``) and changes the one or two facts that make the rule fire or stay quiet; the comment
-names the RULES.md section. "Fires" means a finding with status ``applies`` (for a checklist rule,
-in any item state); "quiet" means no finding with status ``applies`` (RULES §0.3).
+The contract is the clinical owner's RULES.md (cited as "RULES §N"); the catalogue that implements
+it is documented in ``docs/rules.md``, generated from the code. Each case starts from vignette A1
+(``a1()``: US, 2026-03-01, a complete baseline that starts) or its EU/UK form (``a1_eu()``) and
+changes the one or two facts that make the rule fire or stay quiet; the comment names the RULES.md
+section. "Fires" means a finding with status ``applies`` (for a checklist rule, in any item state);
+"quiet" means no finding with status ``applies`` (RULES §0.3).
 
 A case evaluated on a date other than 2026-03-01 has every date of its facts moved by the same
 number of days, so the profile stays as complete on that date as A1 is on 2026-03-01.
@@ -13,6 +14,7 @@ number of days, so the profile stays as complete on that date as A1 is on 2026-0
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -64,6 +66,8 @@ from tests.factories import AS_OF, a1, a1_eu, d, lab, neg, pos, run
 
 CATALOG = build_catalog(EvaluationSettings())
 
+# The clinical owner's RULES.md, beside the repository in development (never part of the product).
+# Where it is absent the comparison with it is skipped, except in CI (CI=true), where it fails.
 RULES_MD = Path(__file__).resolve().parents[3] / "shared" / "clinical" / "RULES.md"
 KINDS = (
     "indication",
@@ -79,7 +83,7 @@ KINDS = (
     "documentation",
 )
 
-# The 80 rule IDs of RULES.md §4–§12, frozen here so the check runs even without the shared folder.
+# The 80 rule IDs of RULES.md §4–§12, frozen here so the check runs even without RULES.md.
 FROZEN_RULE_IDS = frozenset(
     {
         # §4 indication
@@ -1039,13 +1043,27 @@ def _rules_md_ids(text: str) -> set[str]:
     return set(pattern.findall(text))
 
 
-def test_catalogue_matches_rules_md() -> None:
+def test_catalogue_matches_the_frozen_rule_ids() -> None:
     catalogue_ids = {r.id for r in CATALOG.rules}
     assert len(FROZEN_RULE_IDS) == 80
     assert sorted(FROZEN_RULE_IDS - catalogue_ids) == [], "missing from the catalogue"
     assert sorted(catalogue_ids - FROZEN_RULE_IDS) == [], "in the catalogue, not in RULES.md"
-    if RULES_MD.is_file():  # the shared folder sits beside the repository in development
-        documented = _rules_md_ids(RULES_MD.read_text(encoding="utf-8"))
-        assert sorted(documented - catalogue_ids) == [], "missing from the catalogue"
-        assert sorted(catalogue_ids - documented) == [], "in the catalogue, not in RULES.md"
-        assert documented == FROZEN_RULE_IDS, "RULES.md changed: update FROZEN_RULE_IDS"
+
+
+def test_catalogue_matches_rules_md() -> None:
+    if not RULES_MD.is_file():
+        message = (
+            f"the clinical owner's RULES.md is not at {RULES_MD}, so the catalogue was not "
+            "compared with it (FROZEN_RULE_IDS still was)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"{message}. With CI=true the comparison is required: make RULES.md available "
+                "at that path before running the tests."
+            )
+        pytest.skip(message)
+    catalogue_ids = {r.id for r in CATALOG.rules}
+    documented = _rules_md_ids(RULES_MD.read_text(encoding="utf-8"))
+    assert sorted(documented - catalogue_ids) == [], "missing from the catalogue"
+    assert sorted(catalogue_ids - documented) == [], "in the catalogue, not in RULES.md"
+    assert documented == FROZEN_RULE_IDS, "RULES.md changed: update FROZEN_RULE_IDS"
