@@ -46,10 +46,6 @@ from domain.vocab import (
 )
 
 WINDOW = "prescription.window"
-# The pregnancy tests that lead to the next prescription: suspended while a stop rule applies.
-NEXT_PRESCRIPTION_TESTS = frozenset(
-    f"monitoring.pregnancy-test.{kind}" for kind in ("screening", "confirmation", "monthly")
-)
 OPEN_STATES = (ItemState.DUE, ItemState.OVERDUE)
 PREGNANCY = "contraindication.pregnancy"
 STOP_PREGNANCY = "stop.pregnancy"
@@ -59,13 +55,6 @@ ITEM_9_INSTRUMENTS = (MoodInstrument.PHQ9, MoodInstrument.PHQA)
 # The lab rules' structured data name the analyte of a liver result (``domain.checks.labs``).
 LIVER_ANALYTES = {"ALT": ALT, "AST": AST}
 SUMMARY_MAX = 200
-
-
-def stop_rules(ev: Evaluation) -> list[str]:
-    """The ``stop.*`` rules that apply, in the evaluation's order."""
-    return [
-        f.rule_id for f in ev.findings if f.kind is RuleKind.STOP and f.status is Status.APPLIES
-    ]
 
 
 def _while(stops: list[str]) -> str:
@@ -80,16 +69,10 @@ def _suspension(stops: list[str]) -> str:
     )
 
 
-def _suspends(entry: dict[str, Any]) -> bool:
-    """Whether a checklist entry is suspended while a stop rule applies."""
-    if entry["rule_id"] == WINDOW:
-        return True
-    return entry["rule_id"] in NEXT_PRESCRIPTION_TESTS and entry["state"] in OPEN_STATES
-
-
-def _entry(entry: dict[str, Any], stops: list[str]) -> dict[str, Any]:
-    """A checklist entry of the course view (suspended while ``stops`` apply)."""
-    if not stops or not _suspends(entry):
+def _entry(entry: dict[str, Any], ev: Evaluation) -> dict[str, Any]:
+    """A checklist entry of the course view (suspended while a stop rule applies)."""
+    stops = list(ev.stop_rules)
+    if entry["rule_id"] not in ev.suspended:
         return {**entry, "state": CourseItemState(entry["state"].value)}
     return {
         **entry,
@@ -125,8 +108,7 @@ def _alert(ev: Evaluation) -> dict[str, Any] | None:
 def course_checklist(ev: Evaluation, course_id: str) -> CourseChecklistOut:
     """The course checklist: the evaluation's findings, alert and checklist (RULES §15)."""
     findings = [finding_wire(x) for x in ev.findings]
-    stops = stop_rules(ev)
-    checklist = [_entry(checklist_wire(x), stops) for x in findings if x["item"] is not None]
+    checklist = [_entry(checklist_wire(x), ev) for x in findings if x["item"] is not None]
     window = next((c for c in checklist if c["rule_id"] == WINDOW), None)
     return CourseChecklistOut.model_validate(
         {
@@ -358,7 +340,7 @@ def course_timeline(
                     state=item.state.value,
                 )
             )
-    stops = stop_rules(ev)
+    stops = list(ev.stop_rules)
     c = checklist.cumulative
     if stops:
         what = [i.rule_id for i in suspended]

@@ -221,8 +221,46 @@ class Evaluation:
         """The finding of ``rule_id``, if any."""
         return next((f for f in self.findings if f.rule_id == rule_id), None)
 
+    @property
+    def stop_rules(self) -> tuple[str, ...]:
+        """The ``stop.*`` rules that apply, in the findings' order."""
+        return tuple(
+            f.rule_id
+            for f in self.findings
+            if f.kind is RuleKind.STOP and f.status is Status.APPLIES
+        )
+
+    @property
+    def suspended(self) -> frozenset[str]:
+        """The checklist items suspended while a stop rule applies (RULES §15).
+
+        The prescription window, and the screening, confirmation and monthly tests while due or
+        overdue; none when no stop rule applies.
+        """
+        if not self.stop_rules:
+            return frozenset()
+        return frozenset(
+            f.rule_id
+            for f in self.checklist
+            if f.rule_id in SUSPENDED_WHILE_STOPPED
+            and f.item is not None
+            and (f.rule_id == "prescription.window" or f.item.state in _OPEN_STATES)
+        )
+
 
 _NO_EFFECT_STATES = (ItemState.DONE, ItemState.NOT_REQUIRED)
+_OPEN_STATES = (ItemState.DUE, ItemState.OVERDUE)
+# RULES §15: while a ``stop.*`` rule applies, nothing schedules the next prescription: the window
+# and the pregnancy tests that lead to it are suspended. The end-of-therapy and post-therapy tests
+# are what stopping requires and stay as the rules give them.
+SUSPENDED_WHILE_STOPPED = frozenset(
+    {
+        "prescription.window",
+        "monitoring.pregnancy-test.screening",
+        "monitoring.pregnancy-test.confirmation",
+        "monitoring.pregnancy-test.monthly",
+    }
+)
 # The rules the indication status is computed from (RULES §4 "Indication status").
 INDICATION_STATUS_RULES = frozenset(
     {"indication.labelled", "indication.guideline", "indication.not-established"}

@@ -252,7 +252,10 @@ def checklist_card(
         for f in ev.checklist
         if hook != "order-select" and in_scope(hook, f) and f.status is Status.APPLIES and f.item
     ]
-    due = [f for f in items if f.item and f.item.state in (ItemState.DUE, ItemState.OVERDUE)]
+    open_items = [f for f in items if f.item and f.item.state in (ItemState.DUE, ItemState.OVERDUE)]
+    # RULES §15: while a stop rule applies, the window and the next pregnancy tests are suspended.
+    due = [f for f in open_items if f.rule_id not in ev.suspended]
+    suspended = [f for f in items if f.rule_id in ev.suspended]
     infos = [
         f
         for f in shown
@@ -267,6 +270,10 @@ def checklist_card(
             if f.item.due_from or f.item.due_by:
                 window = f" ({f.item.due_from or '…'} to {f.item.due_by or '…'})"
             parts.append(f"- {f.title}: {f.item.state.value}{window}")
+    if suspended:
+        stops = ", ".join(ev.stop_rules)
+        parts += ["", f"**Suspended while {stops} applies** (a stop rule ends treatment)"]
+        parts += [f"- {f.title}: suspended" for f in suspended]
     parts += ["", "**Indication:** not assessable from the record (no acne assessment)"]
     # Notes on items already done (e.g. a home test accepted before the 2026 REMS update).
     done_notes = [f for f in items if f.item and f.item.state is ItemState.DONE and f.notes]

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cds.support import (
+    ISOTRETINOIN_40,
     ORDER_SERVICE,
     Cds,
     bundle,
     card_for,
     checklist_card,
+    dispense,
     information_card,
     medication_request,
     rule_ids,
 )
-from tests.cds.test_cds_vignettes import a1_prefetch, order_sign
+from tests.cds.test_cds_vignettes import a1_prefetch, a2_prefetch, order_sign, v
 
 TETRACYCLINES = "interaction.tetracyclines"
 
@@ -77,3 +79,18 @@ def test_a_code_of_another_system_is_not_a_tetracycline(cds: Cds) -> None:
     prefetch = a1_prefetch(medRequests=bundle(other))
     cards = cds.cards(ORDER_SERVICE, order_sign(prefetch))
     assert card_for(cards, TETRACYCLINES) is None
+
+
+def test_a_stop_rule_suspends_the_window_and_monthly_test_on_the_checklist_card(cds: Cds) -> None:
+    # RULES §15, shared with the course views: on treatment with a positive test, the Checklist
+    # card never lists the prescription window or the monthly test as due.
+    prefetch = a2_prefetch(medDispenses=bundle(dispense(*ISOTRETINOIN_40, v("2026-01-30"))))
+    cards = cds.cards(ORDER_SERVICE, order_sign(prefetch))
+    assert card_for(cards, "stop.pregnancy") is not None
+    checklist = checklist_card(cards)
+    assert checklist is not None
+    detail = checklist["detail"]
+    assert "**Suspended while stop.pregnancy applies**" in detail
+    due_part = detail.split("**Suspended", 1)[0]
+    assert "Monthly pregnancy test" not in due_part
+    assert "Prescription window" not in due_part
