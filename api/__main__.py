@@ -1,7 +1,8 @@
 """``python -m api``: check the settings, then serve on ``ISOCDS_HOST``:``ISOCDS_PORT``.
 
 ``python -m api migrate`` runs the migrations of ``ISOCDS_DATABASE_URL`` and exits: the one-off
-release job of a PostgreSQL deployment (style.md §7).
+release job of a PostgreSQL deployment. ``python -m api audit verify`` walks every tenant's audit
+chain and reports the first broken link (exit 1), or that each chain holds (exit 0).
 
 Serving migrates an SQLite database first, so that a single container (or ``make run``) with no
 settings at all starts on a working embedded database: the one deliberate exception to "migrations
@@ -19,9 +20,14 @@ import sys
 from types import FrameType
 
 import uvicorn
+from sqlmodel import Session
 
+from api.audit import KEY_FILE, load_hmac_key
+from api.limits import server_options
 from api.main import create_app
 from api.settings import Settings, SettingsError, load_settings
+from db.audit_chain import verify
+from db.engine import make_engine
 from db.migrate import head_revision, upgrade
 
 GRACEFUL_SHUTDOWN_S = 8
@@ -73,6 +79,31 @@ def migrate() -> int:
     return 0
 
 
+def audit_verify() -> int:
+    """Walk every tenant's audit chain; exit 0 when each holds, 1 at the first broken link."""
+    settings = _settings()
+    if settings is None:
+        return 2
+    if settings.audit_hmac_key is None and not KEY_FILE.is_file():
+        print("isocds: no audit key: set ISOCDS_AUDIT_HMAC_KEY", file=sys.stderr)  # noqa: T201
+        return 2
+    engine = make_engine(settings.db, reads=True)
+    try:
+        with Session(engine) as session:
+            reports = verify(session, load_hmac_key(settings))
+    finally:
+        engine.dispose()
+    broken = 0
+    for r in reports:
+        state = "intact" if r.broken is None else f"BROKEN at {r.broken}"
+        extra = f", {r.unchained} written before the chain (not verifiable)" if r.unchained else ""
+        print(f"tenant {r.tenant}: {r.records} records{extra}: {state}")  # noqa: T201  # a CLI
+        broken += r.broken is not None
+    if not reports:
+        print("no audit records")  # noqa: T201  # a CLI
+    return 1 if broken else 0
+
+
 def serve() -> int:
     """Serve, or exit 2 with a message naming the bad setting."""
     settings = _settings()
@@ -89,6 +120,8 @@ def serve() -> int:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # httptools counting head bytes as they arrive: an oversized head is cut, never buffered.
+        **server_options(settings.max_header_bytes),
     )
     server = _Server(config)
     server.run()
@@ -96,13 +129,15 @@ def serve() -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m api [serve|migrate]``."""
+    """``python -m api [serve|migrate|audit verify]``."""
     command = argv[0] if argv else "serve"
     if command == "serve":
         return serve()
     if command == "migrate":
         return migrate()
-    print("usage: python -m api [serve|migrate]", file=sys.stderr)  # noqa: T201  # a CLI
+    if argv == ["audit", "verify"]:
+        return audit_verify()
+    print("usage: python -m api [serve|migrate|audit verify]", file=sys.stderr)  # noqa: T201
     return 2
 
 

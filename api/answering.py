@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api.audit import audit_row, canonical
 from api.database import Claim, begin, complete, db_call, idempotency_key, release, transaction
 from api.deps import Services, json_response
+from api.security import Principal
 from domain.engine import Evaluation
 from domain.vocab import Status
 
@@ -23,7 +24,7 @@ def _finish(services: Services, claim: Claim, response: Response) -> None:
 async def answer(
     services: Services,
     request: Request,
-    caller: str,
+    caller: Principal,
     body: BaseModel | None,
     endpoint: str,
     compute: Callable[[], Awaitable[tuple[Evaluation, BaseModel]]],
@@ -51,7 +52,8 @@ async def answer(
             audit_row(
                 ev,
                 key=services.hmac_key,
-                caller=caller,
+                caller=caller.key_id,
+                tenant=caller.tenant,
                 endpoint=endpoint,
                 payload=payload,
                 decision=decision,

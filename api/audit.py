@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from api.logging import request_id_var
 from api.settings import Settings
+from db.engine import private_folder
 from domain.engine import Evaluation
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def load_hmac_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
     """The audit HMAC key: the setting, else the generated key file (created once)."""
     if settings.audit_hmac_key is not None:
         return settings.audit_hmac_key.get_secret_value().encode()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(key_file.parent)  # 0700 when created here, like the SQLite folder
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -65,15 +66,15 @@ def audit_row(
     *,
     key: bytes,
     caller: str,
+    tenant: str,
     endpoint: str,
     payload: bytes,
     decision: bool = True,
     course_id: str | None = None,
     hook_instance: str | None = None,
-    tenant: str | None = None,
 ) -> dict[str, Any]:
     """The audit record of an answered evaluation (rule set and catalogue hash: those that
-    evaluated it)."""
+    evaluated it), in the caller's tenant (only that tenant's ``/v1/audit`` lists it)."""
     return {
         "recorded_at": datetime.now(UTC),
         "request_id": request_id_var.get() or "",

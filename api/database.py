@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from api.deps import Services
 from api.problems import ProblemError, problem_response
+from api.security import Principal
 from db.audit import AuditUnavailableError, WriteLockTimeoutError, held
 from db.repositories import COMPLETED, KEEP_KEYS, IdempotencyRepository
 
@@ -111,8 +112,10 @@ def fingerprint(request: Request, body: BaseModel | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A claimed key: complete it with the answer, in the transaction of the write."""
+    """A claimed key (of one caller in one tenant): complete it with the answer, in the
+    transaction of the write."""
 
+    tenant: str
     caller: str
     key: str
 
@@ -128,20 +131,23 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def begin(
-    services: Services, request: Request, caller: str, body: BaseModel | None
+    services: Services, request: Request, caller: Principal, body: BaseModel | None
 ) -> Claim | Response | None:
     """Claim the request's key: a :class:`Claim` to proceed, a stored response to replay, or
-    ``None`` when the request has no key. Raises 409 (still in flight) or 422 (reused key)."""
+    ``None`` when the request has no key. Raises 409 (still in flight) or 422 (reused key).
+
+    Keys are scoped to the caller's tenant and key ID: no answer is ever replayed to another."""
     key = idempotency_key(request)
     if key is None:
         return None
     fp = fingerprint(request, body)
     now = datetime.now(UTC)
+    claim = Claim(caller.tenant, caller.key_id, key)
     with transaction(services) as session:
         repo = IdempotencyRepository(session)
-        existing = repo.claim(caller, key, fp, now)
+        existing = repo.claim(claim.tenant, claim.caller, key, fp, now)
         if existing is None:
-            return Claim(caller, key)
+            return claim
         if existing.fingerprint != fp:
             raise ProblemError(
                 422,
@@ -162,7 +168,7 @@ def begin(
             )
         # Still in flight: take it over only if it is stale (its request died).
         if existing.id is not None and repo.take_over(existing.id, fp, now, now - STALE_CLAIM):
-            return Claim(caller, key)
+            return claim
     raise ProblemError(
         409, "a request with this Idempotency-Key is still in flight", slug="idempotency-in-flight"
     )
@@ -173,6 +179,7 @@ def complete(session: Session, claim: Claim | None, response: Response) -> None:
     if claim is None:
         return
     IdempotencyRepository(session).complete(
+        claim.tenant,
         claim.caller,
         claim.key,
         status_code=response.status_code,
@@ -188,7 +195,7 @@ def release(services: Services, claim: Claim | None) -> None:
         return
     try:
         with transaction(services) as session:
-            IdempotencyRepository(session).release(claim.caller, claim.key)
+            IdempotencyRepository(session).release(claim.tenant, claim.caller, claim.key)
     except (OperationalError, DBAPIError, PoolTimeoutError):
         logger.warning("could not release an idempotency claim; it expires after 60 s")
 
@@ -196,7 +203,7 @@ def release(services: Services, claim: Claim | None) -> None:
 def run_write(
     services: Services,
     request: Request,
-    caller: str,
+    caller: Principal,
     body: BaseModel | None,
     work: Callable[[Session], Response],
 ) -> Response:

@@ -20,11 +20,13 @@ from api.cds.clients import Client
 from api.cds.security import purge_replays
 from api.database import purge_keys
 from api.deps import Services
+from api.limits import HeaderGuard
 from api.logging import configure_logging
-from api.middleware import BodyGuard, Cors, RequestLog
+from api.middleware import AuthOffHeader, BodyGuard, Cors, RequestLog
 from api.routes import audit, courses, docs, evaluations, feedback, health, rules
 from api.schemas.common import document_enums
-from api.settings import Settings, load_settings
+from api.security import key_table
+from api.settings import Settings, load_settings, require_public_base_url
 from db.audit import AuditWriter
 from db.engine import make_engine
 from db.migrate import head_revision
@@ -46,7 +48,10 @@ tests, counselling, REMS steps, forms, contraception methods, dispensings) that 
 not done.
 
 **Authentication.** Every `/v1` route needs an API key: `Authorization: Bearer <secret>` or
-`X-API-Key: <secret>`.
+`X-API-Key: <secret>`. A key belongs to one tenant and sees only that tenant's courses, audit
+records and feedback (another tenant's course is a 404, like a missing one); each route needs a
+scope of the key (`evaluate`, `courses:read`, `courses:write`, `audit:read`, `feedback:read`),
+and a key without it gets a 403 problem naming the scope.
 
 **Errors.** Every 4xx/5xx is `application/problem+json` (RFC 9457) with a `urn:isocds:problem:*`
 type; 422 problems list the offending fields with JSON paths.
@@ -59,11 +64,13 @@ or `local-policy` need the clinical owner's review before clinical use.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app from ``settings`` (default: read from the environment now)."""
     settings = settings or load_settings()
+    require_public_base_url(settings, settings.cds_clients())
     configure_logging(settings.log_level)
     evaluation = settings.evaluation()
     engine = make_engine(settings.db)
     sqlite = settings.db.is_sqlite
     write_lock = threading.Lock() if sqlite else None
+    hmac_key = load_hmac_key(settings)
     services = Services(
         settings=settings,
         evaluation=evaluation,
@@ -71,8 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine=engine,
         read_engine=make_engine(settings.db, reads=True) if sqlite else engine,
         write_lock=write_lock,
-        audit=AuditWriter(engine, settings.db.db_timeout_s, write_lock),
-        hmac_key=load_hmac_key(settings),
+        audit=AuditWriter(engine, settings.db.db_timeout_s, write_lock, chain_key=hmac_key),
+        hmac_key=hmac_key,
         head=head_revision(),
     )
 
@@ -95,8 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.timezone_set:
             logger.warning("ISOCDS_TIMEZONE is not set: 'today' is the UTC date")
         if settings.auth == "disabled":
-            logger.warning(
-                "ISOCDS_AUTH=disabled: no authentication; loopback only, local trials only"
+            # On every start, at a level the configured ISOCDS_LOG_LEVEL never filters out.
+            logger.log(
+                max(logging.WARNING, logging.getLogger().getEffectiveLevel()),
+                "ISOCDS_AUTH=disabled: no authentication; loopback only, local trials only",
             )
         elif not app.state.api_keys:
             logger.warning("no API keys configured (ISOCDS_API_KEYS): every /v1 call gets 401")
@@ -131,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    app.state.api_keys = {k: s.get_secret_value().encode() for k, s in settings.keys().items()}
+    app.state.api_keys = key_table(settings.keys())
     app.state.cds_clients = {c["iss"]: Client.from_config(c) for c in settings.cds_clients()}
 
     problems.install(app)
@@ -162,9 +171,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Idempotency-Key",
                 "If-Match",
             ],
-            expose_headers=["ETag", "X-Request-ID", "Location"],
+            expose_headers=["ETag", "X-Request-ID", "Location", "X-Isocds-Auth"],
         )
+    # Just inside the request log (which reads no header): sizes checked before any decoding.
+    app.add_middleware(HeaderGuard, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(RequestLog)
+    if settings.auth == "disabled":
+        app.add_middleware(AuthOffHeader)  # outermost: on every response, errors included
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cds.outcome import is_cds, outcome
-from api.logging import request_id_var
+from api.logging import exception_fields, request_id_var
 from api.problems import PROBLEM_JSON, problem_body
 
 logger = logging.getLogger("api.request")
@@ -69,8 +69,9 @@ class RequestLog:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
             # Answer here, while the request ID is known: a 500 problem carrying it, never the
-            # exception's text. The log line names the exception class only.
-            error_logger.exception("unhandled error", extra={"error": type(exc).__name__})
+            # exception's text. The log line names the exception class and its frames only (its
+            # message may quote patient values or URLs).
+            error_logger.error("unhandled error", extra=exception_fields(exc))
             if not response_started:
                 start, body = _problem(
                     500, "an unexpected error occurred; quote the request_id", scope["path"]
@@ -177,3 +178,30 @@ class Cors(CORSMiddleware):
             status_code=response.status_code,
             media_type=PROBLEM_JSON,
         )
+
+
+AUTH_OFF_HEADER = (b"x-isocds-auth", b"disabled")
+
+
+class AuthOffHeader:
+    """``X-Isocds-Auth: disabled`` on every response while ``ISOCDS_AUTH=disabled``.
+
+    Added outermost, so errors, refusals and ``/health`` carry it too: a proxy or browser in front
+    of the loopback service can see that nothing is authenticated.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), AUTH_OFF_HEADER]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_marked)

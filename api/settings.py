@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +26,14 @@ from domain.settings import EvaluationSettings, LocalPolicy
 from domain.vocab import LabProfile, PostTherapyTest
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TENANT = _KEY_ID  # the same simple names: letters, digits, '.', '_', '-'; at most 64
 MIN_SECRET_LENGTH = 16
+DEFAULT_TENANT = "default"
+SCOPES = ("evaluate", "courses:read", "courses:write", "audit:read", "feedback:read")
+"""Every scope an API key can hold (README, "Tenants and scopes")."""
+DEFAULT_SCOPES = frozenset({"evaluate", "courses:read", "courses:write"})
+"""The scopes of a key that lists none: not the audit trail, not the feedback summary."""
+TENANT_RULE = "1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MIN_HMAC_KEY_LENGTH = 32
 JURISDICTIONS = ("US", "EU", "UK")
 
@@ -44,21 +52,114 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_api_keys(text: str, where: str) -> dict[str, SecretStr]:
-    """Parse ``key_id:secret`` entries (comma- or newline-separated) into key ID → secret."""
-    keys: dict[str, SecretStr] = {}
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key: its ID (the only part ever logged or audited), secret, tenant and scopes."""
+
+    key_id: str
+    secret: SecretStr
+    tenant: str = DEFAULT_TENANT
+    scopes: frozenset[str] = DEFAULT_SCOPES
+
+
+def is_tenant(value: object) -> bool:
+    """Whether ``value`` is a valid tenant name."""
+    return isinstance(value, str) and bool(_TENANT.match(value))
+
+
+def _scopes(names: list[str], where: str) -> frozenset[str]:
+    """Check scope names (never echoed: a mistyped entry may hold part of a secret)."""
+    if not names:
+        raise ValueError(f"{where}: no scopes listed")
+    for i, name in enumerate(names, start=1):
+        if name not in SCOPES:
+            raise ValueError(f"{where}: scope {i} is not one of {', '.join(SCOPES)}")
+    return frozenset(names)
+
+
+def _api_key(key_id: str, secret: str, tenant: str, scopes: frozenset[str], where: str) -> ApiKey:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"{where}: the secret of {key_id} is shorter than {MIN_SECRET_LENGTH}")
+    if not is_tenant(tenant):
+        raise ValueError(f"{where}: the tenant of {key_id} must be {TENANT_RULE}")
+    return ApiKey(key_id, SecretStr(secret), tenant, scopes)
+
+
+def parse_api_keys(text: str, where: str) -> dict[str, ApiKey]:
+    """Parse API key entries into key ID → :class:`ApiKey`.
+
+    Entries are comma- or newline-separated (``#`` starts a comment line), each one of::
+
+        key_id:secret                          tenant "default", the default scopes
+        key_id:secret:tenant                   the default scopes
+        key_id:secret:tenant:scope+scope…      e.g. ehr-a:…:clinic-a:evaluate+courses:read
+
+    A secret therefore holds no ``:`` (the JSON keys file takes any secret). Error messages name
+    the setting and the key ID, never a secret or what may be part of one.
+    """
+    keys: dict[str, ApiKey] = {}
     for raw in re.split(r"[,\n]", text):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
-        key_id, sep, secret = entry.partition(":")
+        key_id, sep, rest = entry.partition(":")
         if not sep or not _KEY_ID.match(key_id):
-            raise ValueError(f"{where}: each entry must be key_id:secret with a simple key_id")
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(f"{where}: the secret of {key_id} is shorter than {MIN_SECRET_LENGTH}")
+            raise ValueError(
+                f"{where}: each entry must be key_id:secret, key_id:secret:tenant or "
+                "key_id:secret:tenant:scope+scope with a simple key_id"
+            )
         if key_id in keys:
             raise ValueError(f"{where}: key_id {key_id} appears twice")
-        keys[key_id] = SecretStr(secret)
+        secret, sep, meta = rest.partition(":")
+        tenant, scopes = DEFAULT_TENANT, DEFAULT_SCOPES
+        if sep:
+            tenant, sep, listed = meta.partition(":")
+            if not is_tenant(tenant):
+                raise ValueError(
+                    f"{where}: the tenant of {key_id} (after its secret) must be {TENANT_RULE}; "
+                    "a secret holds no ':'"
+                )
+            if sep:
+                names = listed.split("+") if listed else []
+                scopes = _scopes(names, f"{where}: key_id {key_id}")
+        keys[key_id] = _api_key(key_id, secret, tenant, scopes, where)
+    return keys
+
+
+_KEY_FIELDS = frozenset({"key_id", "secret", "tenant", "scopes"})
+
+
+def parse_api_keys_json(text: str, where: str) -> dict[str, ApiKey]:
+    """Parse a JSON keys file: an array of ``{"key_id", "secret", "tenant"?, "scopes"?}``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON (line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: must be a JSON array of key objects")
+    keys: dict[str, ApiKey] = {}
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: key [{i}] must be an object")
+        key_id = item.get("key_id")
+        if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+            raise ValueError(f"{where}: key [{i}] needs a simple 'key_id'")
+        unknown = sorted(set(item) - _KEY_FIELDS)
+        if unknown:
+            raise ValueError(f"{where}: key_id {key_id}: unknown field(s) {', '.join(unknown)}")
+        if key_id in keys:
+            raise ValueError(f"{where}: key_id {key_id} appears twice")
+        secret = item.get("secret")
+        if not isinstance(secret, str):
+            raise ValueError(f"{where}: key_id {key_id} needs a 'secret' string")
+        tenant = item.get("tenant", DEFAULT_TENANT)
+        listed = item.get("scopes")
+        scopes = DEFAULT_SCOPES
+        if listed is not None:
+            if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+                raise ValueError(f"{where}: key_id {key_id}: 'scopes' must be an array of strings")
+            scopes = _scopes(listed, f"{where}: key_id {key_id}")
+        keys[key_id] = _api_key(key_id, secret, tenant, scopes, where)
     return keys
 
 
@@ -127,9 +228,13 @@ def load_cds_clients(path: Path) -> list[dict[str, Any]]:
         for j, url in enumerate(servers):
             _check_fhir_server(url, f"{where}: fhir_servers[{j}]")
         tenant = client.get("tenant")
-        if tenant is not None and not isinstance(tenant, str):
-            raise ValueError(f"{where}: 'tenant' must be a string")
-    return data
+        if tenant is None and len(data) > 1:
+            raise ValueError(
+                f"{where}: 'tenant' is required when more than one client is configured"
+            )
+        if tenant is not None and not is_tenant(tenant):
+            raise ValueError(f"{where}: 'tenant' must be {TENANT_RULE}")
+    return data  # a single client without a tenant is in tenant "default" (Client.from_config)
 
 
 class Settings(BaseSettings):
@@ -152,6 +257,8 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     max_body_bytes: int = Field(default=262144, ge=1024, le=64 * 1024 * 1024)
     fhir_timeout_s: float = Field(default=1.5, gt=0, le=30)
+    fhir_max_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    max_header_bytes: int = Field(default=32768, ge=8192, le=1024 * 1024)
     audit_hmac_key: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db: DbSettings = Field(default_factory=DbSettings)
@@ -224,17 +331,27 @@ class Settings(BaseSettings):
         """The CORS allow-list (empty: CORS off)."""
         return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
-    def keys(self) -> dict[str, SecretStr]:
-        """Key ID → secret, from ``ISOCDS_API_KEYS`` and ``ISOCDS_API_KEYS_FILE``."""
+    def keys(self) -> dict[str, ApiKey]:
+        """Key ID → key, from ``ISOCDS_API_KEYS`` and ``ISOCDS_API_KEYS_FILE`` (lines of entries,
+        or JSON when the file starts with ``[`` or ``{``). No two keys share a secret: a secret
+        names one key, so one tenant and one set of scopes."""
         keys = parse_api_keys(self.api_keys.get_secret_value(), "ISOCDS_API_KEYS")
         if self.api_keys_file is not None:
+            where = "ISOCDS_API_KEYS_FILE"
             text = self.api_keys_file.read_text(encoding="utf-8")
-            for key_id, secret in parse_api_keys(text, "ISOCDS_API_KEYS_FILE").items():
+            json_file = text.lstrip().startswith(("[", "{"))
+            parse = parse_api_keys_json if json_file else parse_api_keys
+            for key_id, key in parse(text, where).items():
                 if key_id in keys:
-                    raise SettingsError(
-                        f"ISOCDS_API_KEYS_FILE: key_id {key_id} is also in ISOCDS_API_KEYS"
-                    )
-                keys[key_id] = secret
+                    raise SettingsError(f"{where}: key_id {key_id} is also in ISOCDS_API_KEYS")
+                keys[key_id] = key
+        owners: dict[str, str] = {}
+        for key in keys.values():
+            other = owners.setdefault(key.secret.get_secret_value(), key.key_id)
+            if other != key.key_id:
+                raise SettingsError(
+                    f"ISOCDS_API_KEYS: key_id {key.key_id} has the same secret as {other}"
+                )
         return keys
 
     def cds_clients(self) -> list[dict[str, Any]]:
@@ -272,6 +389,21 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+def require_public_base_url(settings: Settings, clients: list[dict[str, Any]]) -> None:
+    """Refuse CDS Hooks clients without ``ISOCDS_PUBLIC_BASE_URL`` (raises :class:`SettingsError`).
+
+    The JWT ``aud`` is checked against that URL. Taken from the request's ``Host`` header
+    instead, it would be whatever the caller sent, so a token minted for another CDS service the
+    EHR calls could be replayed here. ``ISOCDS_AUTH=disabled`` (loopback only) checks no JWT.
+    """
+    if clients and settings.auth != "disabled" and not settings.public_base_url:
+        raise SettingsError(
+            "ISOCDS_PUBLIC_BASE_URL: must be set when ISOCDS_CDS_CLIENTS_FILE names CDS Hooks "
+            "clients: it is the external URL the EHR calls (e.g. https://cds.example.org), and "
+            "every JWT aud is checked against it, never against the Host header"
+        )
+
+
 def _env_name(loc: tuple[int | str, ...]) -> str:
     if loc and loc[0] == "db" and len(loc) > 1:
         loc = loc[1:]
@@ -293,15 +425,19 @@ def load_settings(**overrides: Any) -> Settings:
             loc = tuple(err["loc"])
             name = _env_name(loc) if loc else "settings"
             message = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {message}")
+            # A message that already names its setting (the API key parser's) is kept as is.
+            lines.append(message if message.startswith(f"{name}:") else f"{name}: {message}")
         raise SettingsError("; ".join(lines)) from None
     try:
         settings.keys()
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None  # the message names the setting
+    except OSError as exc:
         raise SettingsError(f"ISOCDS_API_KEYS_FILE: {exc}") from None
     try:
-        settings.cds_clients()
+        clients = settings.cds_clients()
     except ValueError as exc:
         raise SettingsError(f"ISOCDS_CDS_CLIENTS_FILE: {exc}") from None
+    require_public_base_url(settings, clients)
     settings.evaluation()
     return settings

@@ -1,6 +1,7 @@
 """Group commit of audit records: every answered evaluation's record is committed first.
 
-A request hands its record to :meth:`AuditWriter.record` and waits. One writer thread takes every
+A request hands its record to :meth:`AuditWriter.record` and waits. Each record is linked into its
+tenant's audit chain in the same transaction (:mod:`db.audit_chain`). One writer thread takes every
 record waiting, inserts them in one transaction and commits, then wakes each request. Concurrent
 requests share a commit; none is answered before its record is durable, and there is no
 fire-and-forget queue. If the commit fails (or takes longer than ``ISOCDS_DB_TIMEOUT_S``) each
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from db.audit_chain import chain
 from db.repositories import AuditRepository
 
 logger = logging.getLogger(__name__)
@@ -45,9 +47,15 @@ class AuditWriter:
     """The group-commit writer (one thread per process)."""
 
     def __init__(
-        self, engine: Engine, timeout_s: float, write_lock: threading.Lock | None = None
+        self,
+        engine: Engine,
+        timeout_s: float,
+        write_lock: threading.Lock | None = None,
+        *,
+        chain_key: bytes,
     ) -> None:
         self.engine = engine
+        self.chain_key = chain_key
         self.timeout_s = timeout_s
         self.write_lock = write_lock
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -115,7 +123,9 @@ class AuditWriter:
                 session.begin(),
             ):
                 repo = AuditRepository(session)
-                repo.add_many([p.row for p in batch])
+                rows = [dict(p.row) for p in batch]
+                chain(session, self.chain_key, rows)  # links each record to its tenant's chain
+                repo.add_many(rows)
                 repo.add_cards([c for p in batch for c in p.cards])
             self.commits += 1
             self.records += len(batch)

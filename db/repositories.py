@@ -1,5 +1,9 @@
 """Repositories: all queries live here. They may ``flush()`` but never ``commit()``: the
-transaction belongs to the request (style.md §6)."""
+transaction belongs to the request (style.md §6).
+
+Every query of tenant data takes the tenant first and filters on it: a row of another tenant is
+never found, listed or changed (the API answers it as missing).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ COMPLETED = "completed"
 
 
 class CourseRepository:
-    """Courses and their events."""
+    """Courses and their events, of one tenant per call."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -28,35 +32,50 @@ class CourseRepository:
         self.session.flush()
         return course
 
-    def get(self, course_id: str, *, lock: bool = False) -> Course | None:
-        """The course, or ``None``; ``lock`` holds its row until the transaction ends
-        (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway)."""
-        return self.session.get(Course, course_id, with_for_update=lock or None)
+    def get(self, tenant: str, course_id: str, *, lock: bool = False) -> Course | None:
+        """The tenant's course, or ``None`` (also when it is another tenant's); ``lock`` holds its
+        row until the transaction ends (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one
+        writer at a time anyway)."""
+        query = select(Course).where(col(Course.id) == course_id, col(Course.tenant) == tenant)
+        if lock:
+            query = query.with_for_update()
+        return self.session.scalars(query).one_or_none()
 
-    def by_patient(self, patient_ref: str) -> list[Course]:
-        """The courses of a patient, oldest first."""
+    def by_patient(self, tenant: str, patient_ref: str) -> list[Course]:
+        """The tenant's courses of a patient, oldest first."""
         query = (
             select(Course)
-            .where(col(Course.patient_ref) == patient_ref)
+            .where(col(Course.tenant) == tenant, col(Course.patient_ref) == patient_ref)
             .order_by(col(Course.created_at))
         )
         return list(self.session.scalars(query))
 
-    def update(self, course_id: str, expected_version: int, changes: dict[str, Any]) -> bool:
-        """Apply ``changes`` if the course is still at ``expected_version`` (then version + 1)."""
+    def update(
+        self, tenant: str, course_id: str, expected_version: int, changes: dict[str, Any]
+    ) -> bool:
+        """Apply ``changes`` if the tenant's course is still at ``expected_version`` (then
+        version + 1)."""
         result = self.session.execute(
             update(Course)
-            .where(col(Course.id) == course_id, col(Course.version) == expected_version)
+            .where(
+                col(Course.id) == course_id,
+                col(Course.tenant) == tenant,
+                col(Course.version) == expected_version,
+            )
             .values(**changes, version=expected_version + 1)
         )
         self.session.expire_all()
         return bool(getattr(result, "rowcount", 0))
 
-    def start_if_planned(self, course_id: str, start: date, now: datetime) -> None:
+    def start_if_planned(self, tenant: str, course_id: str, start: date, now: datetime) -> None:
         """The first dispensing of a planned course sets its start date (atomic)."""
         self.session.execute(
             update(Course)
-            .where(col(Course.id) == course_id, col(Course.start_date).is_(None))
+            .where(
+                col(Course.id) == course_id,
+                col(Course.tenant) == tenant,
+                col(Course.start_date).is_(None),
+            )
             .values(start_date=start, updated_at=now)
         )
 
@@ -66,11 +85,11 @@ class CourseRepository:
         self.session.flush()
         return event
 
-    def events(self, course_id: str) -> list[CourseEvent]:
-        """The course's events by date, then in the order recorded."""
+    def events(self, tenant: str, course_id: str) -> list[CourseEvent]:
+        """The tenant's course's events by date, then in the order recorded."""
         query = (
             select(CourseEvent)
-            .where(col(CourseEvent.course_id) == course_id)
+            .where(col(CourseEvent.course_id) == course_id, col(CourseEvent.tenant) == tenant)
             .order_by(col(CourseEvent.event_date), col(CourseEvent.id))
         )
         return list(self.session.scalars(query))
@@ -95,6 +114,7 @@ class AuditRepository:
 
     def find(
         self,
+        tenant: str,
         *,
         course_id: str | None = None,
         since: datetime | None = None,
@@ -102,8 +122,13 @@ class AuditRepository:
         after_id: int | None = None,
         limit: int = 100,
     ) -> list[AuditRecord]:
-        """Audit records, oldest first, filtered."""
-        query = select(AuditRecord).order_by(col(AuditRecord.id)).limit(limit)
+        """The tenant's audit records, oldest first, filtered."""
+        query = (
+            select(AuditRecord)
+            .where(col(AuditRecord.tenant) == tenant)
+            .order_by(col(AuditRecord.id))
+            .limit(limit)
+        )
         if course_id is not None:
             query = query.where(col(AuditRecord.course_id) == course_id)
         if since is not None:
@@ -116,13 +141,21 @@ class AuditRepository:
 
 
 class IdempotencyRepository:
-    """``Idempotency-Key`` claims and the answers they got."""
+    """``Idempotency-Key`` claims and the answers they got, per (tenant, caller, key)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    @staticmethod
+    def _is(tenant: str, caller: str, key: str) -> tuple[Any, ...]:
+        return (
+            col(IdempotencyKey.tenant) == tenant,
+            col(IdempotencyKey.caller) == caller,
+            col(IdempotencyKey.key) == key,
+        )
+
     def claim(
-        self, caller: str, key: str, fingerprint: str, now: datetime
+        self, tenant: str, caller: str, key: str, fingerprint: str, now: datetime
     ) -> IdempotencyKey | None:
         """Claim ``key`` for this request; the existing claim when there is one.
 
@@ -132,6 +165,7 @@ class IdempotencyRepository:
             with self.session.begin_nested():
                 self.session.add(
                     IdempotencyKey(
+                        tenant=tenant,
                         caller=caller,
                         key=key,
                         fingerprint=fingerprint,
@@ -141,9 +175,7 @@ class IdempotencyRepository:
                 )
             return None
         except IntegrityError:
-            query = select(IdempotencyKey).where(
-                col(IdempotencyKey.caller) == caller, col(IdempotencyKey.key) == key
-            )
+            query = select(IdempotencyKey).where(*self._is(tenant, caller, key))
             return self.session.scalars(query).one()
 
     def take_over(
@@ -163,6 +195,7 @@ class IdempotencyRepository:
 
     def complete(
         self,
+        tenant: str,
         caller: str,
         key: str,
         *,
@@ -174,7 +207,7 @@ class IdempotencyRepository:
         """Store the answer (in the same transaction as the write it answers)."""
         self.session.execute(
             update(IdempotencyKey)
-            .where(col(IdempotencyKey.caller) == caller, col(IdempotencyKey.key) == key)
+            .where(*self._is(tenant, caller, key))
             .values(
                 state=COMPLETED,
                 status_code=status_code,
@@ -184,13 +217,11 @@ class IdempotencyRepository:
             )
         )
 
-    def release(self, caller: str, key: str) -> None:
+    def release(self, tenant: str, caller: str, key: str) -> None:
         """Drop an in-flight claim whose request failed, so a retry may proceed."""
         self.session.execute(
             delete(IdempotencyKey).where(
-                col(IdempotencyKey.caller) == caller,
-                col(IdempotencyKey.key) == key,
-                col(IdempotencyKey.state) == IN_FLIGHT,
+                *self._is(tenant, caller, key), col(IdempotencyKey.state) == IN_FLIGHT
             )
         )
 
@@ -210,12 +241,24 @@ class FeedbackRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def card(self, tenant: str, card_uuid: str) -> CdsCard | None:
+        """The card ``card_uuid`` if it was issued to ``tenant``."""
+        query = select(CdsCard).where(col(CdsCard.uuid) == card_uuid, col(CdsCard.tenant) == tenant)
+        return self.session.scalars(query).one_or_none()
+
     def joined(
-        self, since: datetime | None = None, until: datetime | None = None
+        self, tenant: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[tuple[CdsFeedback, CdsCard | None]]:
-        """Feedback received in ``[since, until)``, each with its card (``None``: unmatched)."""
-        query = select(CdsFeedback, CdsCard).outerjoin(
-            CdsCard, col(CdsCard.uuid) == col(CdsFeedback.card_uuid)
+        """The tenant's feedback received in ``[since, until)``, each with its card if that was
+        issued to the tenant too (``None``: unmatched)."""
+        query = (
+            select(CdsFeedback, CdsCard)
+            .outerjoin(
+                CdsCard,
+                (col(CdsCard.uuid) == col(CdsFeedback.card_uuid))
+                & (col(CdsCard.tenant) == col(CdsFeedback.tenant)),
+            )
+            .where(col(CdsFeedback.tenant) == tenant)
         )
         if since is not None:
             query = query.where(col(CdsFeedback.received_at) >= since)

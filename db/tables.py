@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    ForeignKeyConstraint,
     Index,
     LargeBinary,
     MetaData,
@@ -56,13 +57,27 @@ def _ts(nullable: bool = False) -> Any:
     return Field(sa_column=Column(UtcDateTime(), nullable=nullable))
 
 
+TENANT_LENGTH = 64
+
+
+def _tenant() -> Any:
+    """The tenant a row belongs to (an API key's or a CDS client's): every query filters on it."""
+    return Field(max_length=TENANT_LENGTH)
+
+
 class Course(SQLModel, table=True):
     """An isotretinoin course of one patient (the EHR's opaque patient reference only)."""
 
     __tablename__ = "course"
+    __table_args__ = (
+        Index("ix_course_tenant_patient_ref", "tenant", "patient_ref"),
+        # The target of the events' (course_id, tenant) foreign key.
+        UniqueConstraint("id", "tenant", name="uq_course_id_tenant"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
-    patient_ref: str = Field(index=True, max_length=200)
+    tenant: str = _tenant()
+    patient_ref: str = Field(max_length=200)
     jurisdiction: str = Field(max_length=2)
     product: str | None = Field(default=None, max_length=40)
     start_date: date | None = None
@@ -78,13 +93,25 @@ class Course(SQLModel, table=True):
 
 
 class CourseEvent(SQLModel, table=True):
-    """Something recorded on a course, with its date; ``data`` holds the validated wire body."""
+    """Something recorded on a course, with its date; ``data`` holds the validated wire body.
+
+    Its tenant is its course's: the foreign key is (course_id, tenant), so no event can be
+    attached to another tenant's course.
+    """
 
     __tablename__ = "course_event"
-    __table_args__ = (Index("ix_course_event_course_id_event_date", "course_id", "event_date"),)
+    __table_args__ = (
+        Index("ix_course_event_course_id_event_date", "course_id", "event_date"),
+        ForeignKeyConstraint(
+            ["course_id", "tenant"],
+            ["course.id", "course.tenant"],
+            name="fk_course_event_course_id_course",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    course_id: str = Field(foreign_key="course.id", max_length=36)
+    course_id: str = Field(max_length=36)
+    tenant: str = _tenant()
     kind: str = Field(max_length=40)
     event_date: date
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -96,7 +123,11 @@ class AuditRecord(SQLModel, table=True):
     """One record per evaluation the service answered; the input only as a keyed HMAC."""
 
     __tablename__ = "audit_record"
-    __table_args__ = (Index("ix_audit_record_recorded_at", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_audit_record_recorded_at", "recorded_at"),
+        Index("ix_audit_record_tenant_id", "tenant", "id"),
+        UniqueConstraint("tenant", "chain_seq", name="uq_audit_record_tenant_chain_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     recorded_at: datetime = _ts()
@@ -105,7 +136,8 @@ class AuditRecord(SQLModel, table=True):
     endpoint: str = Field(max_length=200)
     course_id: str | None = Field(default=None, index=True, max_length=36)
     hook_instance: str | None = Field(default=None, max_length=200)
-    tenant: str | None = Field(default=None, max_length=200)
+    # The caller's tenant (wider than the others: it held the CDS client's label before).
+    tenant: str = Field(max_length=200)
     as_of: date
     jurisdiction: str = Field(max_length=2)
     epoch: str = Field(max_length=40)
@@ -114,15 +146,32 @@ class AuditRecord(SQLModel, table=True):
     decision: str | None = Field(default=None, max_length=40)
     findings: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     input_hmac: str = Field(max_length=64)
+    # The audit chain (``db.audit_chain``); null only on records written before it existed.
+    chain_seq: int | None = None
+    prev_hmac: str | None = Field(default=None, max_length=64)
+    row_hmac: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The last record of each tenant's audit chain: its sequence number and link."""
+
+    __tablename__ = "audit_chain_head"
+
+    tenant: str = Field(primary_key=True, max_length=200)
+    seq: int
+    row_hmac: str = Field(max_length=64)
 
 
 class IdempotencyKey(SQLModel, table=True):
     """An ``Idempotency-Key`` of a caller: the request it came with and the answer it got."""
 
     __tablename__ = "idempotency_key"
-    __table_args__ = (UniqueConstraint("caller", "key", name="uq_idempotency_key_caller_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "caller", "key", name="uq_idempotency_key_tenant_caller_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    tenant: str = _tenant()
     caller: str = Field(max_length=64)
     key: str = Field(max_length=200)
     fingerprint: str = Field(max_length=64)
@@ -135,11 +184,13 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 class CdsCard(SQLModel, table=True):
-    """A card the service issued: its rules, so that feedback joins to them."""
+    """A card the service issued: its rules, so that feedback joins to them (the feedback of
+    the tenant it was issued to only)."""
 
     __tablename__ = "cds_card"
 
     uuid: str = Field(primary_key=True, max_length=36)
+    tenant: str = _tenant()
     service_id: str = Field(max_length=100)
     hook: str = Field(max_length=40)
     hook_instance: str = Field(max_length=200)
@@ -149,11 +200,14 @@ class CdsCard(SQLModel, table=True):
 
 
 class CdsFeedback(SQLModel, table=True):
-    """Feedback on a card: accepted or overridden, with the reason."""
+    """Feedback on a card: accepted or overridden, with the reason; ``matched`` when the card
+    was issued to the tenant that sends the feedback."""
 
     __tablename__ = "cds_feedback"
+    __table_args__ = (Index("ix_cds_feedback_tenant_received_at", "tenant", "received_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    tenant: str = _tenant()
     card_uuid: str = Field(index=True, max_length=200)
     matched: bool
     service_id: str = Field(max_length=100)

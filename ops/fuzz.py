@@ -190,8 +190,12 @@ def running_service(folder: Path, clients: Path) -> Iterator[Service]:
         "ISOCDS_HOST": "127.0.0.1",
         "ISOCDS_PORT": str(port),
         "ISOCDS_DATABASE_URL": f"sqlite:///{folder}/fuzz.db",
-        "ISOCDS_API_KEYS": f"fuzz:{API_SECRET}",
+        # Every scope, in the CDS clients' tenant: the fuzzed calls reach every route and see
+        # the seeded courses.
+        "ISOCDS_API_KEYS": f"fuzz:{API_SECRET}:fuzz:"
+        "evaluate+courses:read+courses:write+audit:read+feedback:read",
         "ISOCDS_CDS_CLIENTS_FILE": str(clients),
+        "ISOCDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "ISOCDS_AUDIT_HMAC_KEY": HMAC_KEY,
         "ISOCDS_TIMEZONE": "UTC",
         "ISOCDS_LOG_LEVEL": "warning",
@@ -1335,8 +1339,8 @@ def main() -> None:
         clients = write_clients(
             folder,
             [
-                client_config(ISS_US, "US", (keys.by_iss[ISS_US],), tenant="fuzz-us"),
-                client_config(ISS_EU, "EU", (keys.by_iss[ISS_EU],), tenant="fuzz-eu"),
+                client_config(ISS_US, "US", (keys.by_iss[ISS_US],), tenant="fuzz"),
+                client_config(ISS_EU, "EU", (keys.by_iss[ISS_EU],), tenant="fuzz"),
             ],
         )
         started = time.perf_counter()

@@ -989,15 +989,16 @@ def main(argv: list[str] | None = None) -> int:
             engine_name = "PostgreSQL"
         key = es384_key("soak")
         clients = write_clients(folder, [client_config(ISS_US, "US", (key,))])
+        port = free_port()
         env = {
             "ISOCDS_DATABASE_URL": url,
             "ISOCDS_API_KEYS": f"soak:{SECRET}",
             "ISOCDS_CDS_CLIENTS_FILE": str(clients),
+            "ISOCDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "ISOCDS_AUDIT_HMAC_KEY": HMAC_KEY,
             "ISOCDS_TIMEZONE": "UTC",
             "ISOCDS_LOG_LEVEL": "warning",
         }
-        port = free_port()
         log = folder / "server.log"
         say(
             f"soak: starting uvicorn with {WORKERS} workers on 127.0.0.1:{port} ({engine_name}); "

@@ -2,7 +2,9 @@
 
 Each client names its JWT issuer, the jurisdiction of every evaluation made for it, and where its
 public keys are: an inline JWK Set, or the one JWK Set URL (``jku``) the service may fetch. No
-other URL taken from a token is ever fetched.
+other URL taken from a token is ever fetched, and a client's ``jku`` is fetched at most once every
+``REFRESH_AT_MOST_EVERY_S`` (whatever the previous fetch gave: keys, an empty set or a failure), so
+tokens naming unknown ``kid`` values cannot turn into a fetch each.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 import httpx2
 import jwt
 
+from api.settings import DEFAULT_TENANT
 from domain.facts import Coding
 from domain.vocab import Jurisdiction, LabProfile
 
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("ES384", "RS384")
-REFRESH_AT_MOST_EVERY_S = 10.0
+REFRESH_AT_MOST_EVERY_S = 30.0
+"""At most one fetch of a client's ``jku`` per this many seconds, after a failure too."""
 ANONYMOUS_ISS = "anonymous"
 
 
@@ -35,7 +39,8 @@ class Client:
         jurisdiction: The jurisdiction of every evaluation for this client.
         jwks: The inline JWK Set, if configured.
         jku: The JWK Set URL, if configured.
-        tenant: A label recorded in the audit and logs.
+        tenant: The tenant whose stored courses, cards and feedback the client's calls use
+            (recorded in the audit and logs; ``default`` for the one client of a file).
         lab_profile: US lab profile override (``None``: the service's).
         home_testing_permitted_default: US: the default when no Observation says (RULES §14).
         pregnancy_potential_coding: The client's own Observation coding for the category.
@@ -46,13 +51,13 @@ class Client:
     jurisdiction: Jurisdiction
     jwks: dict[str, Any] | None = None
     jku: str | None = None
-    tenant: str | None = None
+    tenant: str = DEFAULT_TENANT
     lab_profile: LabProfile | None = None
     home_testing_permitted_default: bool = False
     pregnancy_potential_coding: Coding | None = None
     fhir_servers: tuple[str, ...] = ()
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
-    _fetched_at: float = 0.0
+    _fetched_at: float | None = None  # time.monotonic() of the last fetch (None: never)
     _lock: asyncio.Lock | None = None
 
     @classmethod
@@ -65,7 +70,7 @@ class Client:
             jurisdiction=Jurisdiction(data["jurisdiction"]),
             jwks=data.get("jwks"),
             jku=data.get("jku"),
-            tenant=data.get("tenant"),
+            tenant=data.get("tenant") or DEFAULT_TENANT,
             lab_profile=None if profile is None else LabProfile(profile),
             home_testing_permitted_default=bool(data.get("home_testing_permitted_default", False)),
             pregnancy_potential_coding=None
@@ -82,7 +87,11 @@ class Client:
         return url.rstrip("/") in self.fhir_servers
 
     async def key(self, kid: str, timeout_s: float) -> jwt.PyJWK | None:
-        """The public key ``kid``; a configured ``jku`` is fetched (again) on an unknown kid."""
+        """The public key ``kid``; a configured ``jku`` is fetched (again) on an unknown kid.
+
+        At most one fetch per ``REFRESH_AT_MOST_EVERY_S``, whether the last one gave keys, an
+        empty set or failed: in between, an unknown ``kid`` is simply unknown.
+        """
         found = self._keys.get(kid)
         if found is not None or self.jku is None:
             return found
@@ -92,9 +101,10 @@ class Client:
             found = self._keys.get(kid)
             if found is not None:
                 return found
-            if time.monotonic() - self._fetched_at < REFRESH_AT_MOST_EVERY_S and self._keys:
+            now = time.monotonic()
+            if self._fetched_at is not None and now - self._fetched_at < REFRESH_AT_MOST_EVERY_S:
                 return None
-            self._fetched_at = time.monotonic()
+            self._fetched_at = now
             try:
                 async with httpx2.AsyncClient(timeout=timeout_s, follow_redirects=False) as http:
                     response = await http.get(self.jku)

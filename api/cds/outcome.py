@@ -19,6 +19,7 @@ ISSUE_CODES = {
     413: "too-costly",
     415: "not-supported",
     422: "invalid",
+    431: "too-long",
     500: "exception",
     503: "transient",
 }

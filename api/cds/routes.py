@@ -11,6 +11,10 @@ Exposure: an isotretinoin MedicationRequest that is ``active`` or ``on-hold``; a
 MedicationRequest, MedicationDispense or MedicationStatement dated within the 90 days before
 ``as_of``; an active course in the service's database, or one ended within the last 60 days (both
 windows ``local-policy``). Every call is audited with the JWT ``iss`` as the caller.
+
+Everything stored is the calling client's tenant's: the courses a call looks up by patient ID,
+the cards it issues, the feedback it sends (feedback on a card issued to another tenant is stored
+``unmatched``) and its audit record, which names the stored course that drove it.
 """
 
 from __future__ import annotations
@@ -38,14 +42,14 @@ from api.cds.fhir import (
     supply,
 )
 from api.cds.outcome import outcome
-from api.cds.prefetch import PREFETCH, resolve
+from api.cds.prefetch import PREFETCH, is_fhir_id, resolve
 from api.cds.security import Caller, Unauthorized, authenticate
 from api.database import db_call, transaction
 from api.deps import Services, ServicesDep
 from api.history import history_of
 from api.logging import request_id_var
-from db.repositories import CourseRepository
-from db.tables import CdsCard, CdsFeedback, Course
+from db.repositories import CourseRepository, FeedbackRepository
+from db.tables import CdsFeedback, Course
 from domain.catalog import build_catalog
 from domain.context import epoch_for
 from domain.course import CourseHistory, history_facts
@@ -185,19 +189,27 @@ def _check_request(service_id: str, body: dict[str, Any]) -> tuple[str, str, dic
     patient = context.get("patientId")
     if not isinstance(patient, str) or not patient or len(patient) > 200:
         raise CdsError(400, "context.patientId is required", "context.patientId")
+    if not is_fhir_id(patient):
+        # It is put into FHIR URLs: a FHIR id only ("p1/../x" or "p1&_count=1" never reach one).
+        raise CdsError(
+            400,
+            "context.patientId must be a FHIR id: 1 to 64 letters, digits, '-' or '.'",
+            "context.patientId",
+        )
     if hook in ("order-select", "order-sign") and not isinstance(context.get("draftOrders"), dict):
         raise CdsError(400, "context.draftOrders is required at order hooks", "context.draftOrders")
     return hook, patient, context
 
 
 def _course_for(
-    services: Services, patient_id: str, as_of: date
+    services: Services, tenant: str, patient_id: str, as_of: date
 ) -> tuple[Course, CourseHistory] | None:
-    """The patient's active course, or one ended within the exposure window (local policy)."""
+    """The patient's active course in ``tenant``, or one ended within the exposure window (local
+    policy). Another tenant's patient of the same ID is another patient."""
     days = services.evaluation.local_policy.course_ended_lookback_days
     with transaction(services, write=False) as session:
         repo = CourseRepository(session)
-        courses = repo.by_patient(patient_id)
+        courses = repo.by_patient(tenant, patient_id)
         live = [c for c in courses if c.status == "active"]
         recent = [
             c
@@ -210,7 +222,7 @@ def _course_for(
         if not chosen:
             return None
         course = chosen[0]
-        return course, history_of(course, repo.events(course.id))
+        return course, history_of(course, repo.events(tenant, course.id))
 
 
 @router.post("/{service_id}")
@@ -223,7 +235,9 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
     hook, patient_id, context = _check_request(service_id, body)
     client = caller.client
     as_of = services.today()
-    values, problems = await resolve(body, client, patient_id, services.settings.fhir_timeout_s)
+    values, problems = await resolve(
+        body, client, patient_id, services.settings.fhir_timeout_s, services.settings.fhir_max_bytes
+    )
     patients = resources(values.get("patient"), "patient", problems)
     if not patients or patients[0].get("resourceType") != "Patient":
         raise CdsError(
@@ -238,7 +252,8 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
             400, "the Patient sent or fetched is not context.patientId", "prefetch.patient"
         )
     policy = services.evaluation.local_policy
-    found = await db_call(services, _course_for, services, patient_id, as_of)
+    found = await db_call(services, _course_for, services, client.tenant, patient_id, as_of)
+    course_id = found[0].id if found is not None else None
     selections = [s for s in as_list(context.get("selections")) if isinstance(s, str)]
     draft = context.get("draftOrders") if hook != "patient-view" else None
     record = read_record(
@@ -264,11 +279,11 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
         needs_exposure = hook == "patient-view" or any(o.interacting for o in record.orders)
         if needs_exposure:
             card = card_module.exposure_unknown_card(problems)
-            row = _card_row(card, service_id, hook, body["hookInstance"], client.iss)
+            row = _card_row(card, service_id, hook, body["hookInstance"], client)
             await _audit_only(services, caller, service_id, hook, body, as_of, [row])
             return JSONResponse({"cards": [card]})
     if not fires:
-        await _audit_only(services, caller, service_id, hook, body, as_of)
+        await _audit_only(services, caller, service_id, hook, body, as_of, course_id=course_id)
         return JSONResponse({"cards": []})
     facts = record.facts
     order = record.isotretinoin_order
@@ -323,15 +338,16 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
             "treatment start approximated from an isotretinoin order's authoredOn (no dispense or statement)"
         )
     cards = card_module.cards_for(ev, hook, patient_id, problems)
-    rows = [_card_row(card, service_id, hook, body["hookInstance"], client.iss) for card in cards]
+    rows = [_card_row(card, service_id, hook, body["hookInstance"], client) for card in cards]
     row = audit_row(
         ev,
         key=services.hmac_key,
         caller=client.iss,
+        tenant=client.tenant,
         endpoint=f"/cds-services/{service_id} ({hook})",
         payload=_payload(service_id, hook, body, as_of),
+        course_id=course_id,
         hook_instance=body["hookInstance"],
-        tenant=client.tenant,
     )
     await services.audit.record(row, rows)
     request.state.rules_fired = [x.rule_id for x in ev.findings if x.status is Status.APPLIES]
@@ -344,15 +360,17 @@ def _exposure_unseen(problems: Problems) -> bool:
 
 
 def _card_row(
-    card: dict[str, Any], service_id: str, hook: str, instance: str, iss: str
+    card: dict[str, Any], service_id: str, hook: str, instance: str, client: Client
 ) -> dict[str, Any]:
-    """The ``cds_card`` row of an issued card: its rules, so that feedback joins to them."""
+    """The ``cds_card`` row of an issued card: its rules, so that feedback joins to them, and
+    the tenant it was issued to (whose feedback alone is matched to it)."""
     return {
         "uuid": card["uuid"],
+        "tenant": client.tenant,
         "service_id": service_id,
         "hook": hook,
         "hook_instance": instance,
-        "caller": iss,
+        "caller": client.iss,
         "rules": card.get("extension", {}).get("org.isocds.rules", {}).get("rules", []),
         "issued_at": datetime.now(UTC),
     }
@@ -370,6 +388,7 @@ def _audit_row(
     hook: str,
     body: dict[str, Any],
     as_of: date,
+    course_id: str | None = None,
 ) -> dict[str, Any]:
     """The audit record of a call answered without an evaluation (no decision, no findings)."""
     payload = _payload(service_id, hook, body, as_of)
@@ -380,7 +399,7 @@ def _audit_row(
         "request_id": request_id_var.get() or "",
         "caller": client.iss,
         "endpoint": f"/cds-services/{service_id} ({hook})",
-        "course_id": None,
+        "course_id": course_id,
         "hook_instance": body["hookInstance"],
         "tenant": client.tenant,
         "as_of": as_of,
@@ -402,9 +421,12 @@ async def _audit_only(
     body: dict[str, Any],
     as_of: date,
     cards: list[dict[str, Any]] | None = None,
+    *,
+    course_id: str | None = None,
 ) -> None:
     """Audit a call answered without an evaluation (and store the cards it issues)."""
-    await services.audit.record(_audit_row(services, caller, service_id, hook, body, as_of), cards)
+    row = _audit_row(services, caller, service_id, hook, body, as_of, course_id)
+    await services.audit.record(row, cards)
 
 
 def _timestamp(value: Any) -> datetime:
@@ -417,7 +439,7 @@ def _timestamp(value: Any) -> datetime:
         raise CdsError(400, "outcomeTimestamp must be an RFC 3339 time") from None
 
 
-def _feedback_rows(service_id: str, iss: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+def _feedback_rows(service_id: str, client: Client, body: dict[str, Any]) -> list[dict[str, Any]]:
     items = body.get("feedback")
     if not isinstance(items, list) or not items:
         raise CdsError(400, "feedback must be a non-empty array", "feedback")
@@ -454,8 +476,9 @@ def _feedback_rows(service_id: str, iss: str, body: dict[str, Any]) -> list[dict
         rows.append(
             {
                 "card_uuid": card,
+                "tenant": client.tenant,
                 "service_id": service_id,
-                "caller": iss,
+                "caller": client.iss,
                 "outcome": result,
                 "accepted_suggestions": accepted,
                 "override_reason": reason_row,
@@ -466,10 +489,13 @@ def _feedback_rows(service_id: str, iss: str, body: dict[str, Any]) -> list[dict
 
 
 def _store_feedback(services: Services, rows: list[dict[str, Any]]) -> None:
+    """Store feedback, ``matched`` only to a card issued to the sender's own tenant: feedback on
+    another tenant's card (or an unknown one) is kept ``unmatched``, answered the same 200."""
     now = datetime.now(UTC)
     with transaction(services) as session:
+        repo = FeedbackRepository(session)
         for r in rows:
-            matched = session.get(CdsCard, r["card_uuid"]) is not None
+            matched = repo.card(r["tenant"], r["card_uuid"]) is not None
             session.add(CdsFeedback(**r, matched=matched, received_at=now))
 
 
@@ -479,6 +505,6 @@ async def feedback(service_id: str, request: Request, services: ServicesDep) -> 
     if service_id not in HOOKS:
         raise CdsError(404, f"no CDS service {service_id}")
     caller = await authenticate(services, request, _clients(request))
-    rows = _feedback_rows(service_id, caller.client.iss, await _body(request))
+    rows = _feedback_rows(service_id, caller.client, await _body(request))
     await db_call(services, _store_feedback, services, rows)
     return Response(status_code=200)

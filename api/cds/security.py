@@ -2,11 +2,14 @@
 
 ``Authorization: Bearer <JWT>`` on every call (discovery, service, feedback): ES384 or RS384 only
 (``none`` and HMAC are refused); ``iss`` must be a configured client; ``kid`` must name one of its
-keys; ``aud`` must equal the exact URL called (built from ``ISOCDS_PUBLIC_BASE_URL`` when set);
-``exp``, ``iat`` and ``jti`` are required, with 60 s of clock-skew leeway; a ``jti`` already
-accepted is refused until the token would have expired (the replay cache is a database table, so
-it holds across workers and replicas). Every failure is a 401 with no detail. The token is never
-logged or stored; ``iss`` and ``jti`` may be.
+keys; ``aud`` must equal the exact URL called, built from ``ISOCDS_PUBLIC_BASE_URL`` and never from
+the request's ``Host`` header (which the caller chooses: a token minted for another CDS service
+would pass); start-up refuses CDS clients without that setting. ``exp``, ``iat`` and ``jti`` are
+required, with 60 s of clock-skew leeway, and a token may live at most ``MAX_LIFETIME_S``
+(``exp - iat`` of 5 minutes, what the CDS Hooks sandbox issues); a ``jti`` already accepted is
+refused until the token would have expired (the replay cache is a database table, so it holds
+across workers and replicas). Every failure is a 401 with no detail. The token is never logged
+or stored; ``iss`` and ``jti`` may be.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from api.deps import Services
 from db.tables import JwtReplay
 
 LEEWAY_S = 60
+MAX_LIFETIME_S = 300
+"""The longest ``exp - iat`` accepted (seconds); a token without ``iat`` is refused anyway."""
 PURGE_EVERY_S = 600.0
 _purged_at = time.monotonic()
 
@@ -46,11 +51,13 @@ class Caller:
 
 
 def expected_audience(services: Services, request: Request) -> str:
-    """The exact URL called, as the token's ``aud`` must name it."""
+    """The exact URL called, as the token's ``aud`` must name it: ``ISOCDS_PUBLIC_BASE_URL`` and
+    the path. Never the ``Host`` header; without the setting no audience matches (start-up
+    refuses CDS clients without it, unless authentication is disabled)."""
     base = services.settings.public_base_url
-    if base:
-        return base + request.url.path
-    return str(request.url.replace(query=None, fragment=None))
+    if not base:
+        raise Unauthorized("no ISOCDS_PUBLIC_BASE_URL to check aud against")
+    return base + request.url.path
 
 
 def _bearer(request: Request) -> str | None:
@@ -108,6 +115,8 @@ async def authenticate(services: Services, request: Request, clients: dict[str, 
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(type(exc).__name__) from None
+    if not _short_lived(claims["exp"], claims["iat"]):
+        raise Unauthorized("lifetime")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 200:
         raise Unauthorized("jti")
@@ -118,6 +127,17 @@ async def authenticate(services: Services, request: Request, clients: dict[str, 
     if not await db_call(services, _remember, services, client.iss, jti, expires):
         raise Unauthorized("replayed jti")
     return _identified(request, Caller(client, claims))
+
+
+def _short_lived(exp: Any, iat: Any) -> bool:
+    """Whether ``exp`` and ``iat`` are numbers with ``0 <= exp - iat <= MAX_LIFETIME_S``."""
+    numbers = (int, float)
+    if isinstance(exp, bool) or isinstance(iat, bool):
+        return False
+    if not isinstance(exp, numbers) or not isinstance(iat, numbers):
+        return False
+    lifetime = exp - iat
+    return 0 <= lifetime <= MAX_LIFETIME_S
 
 
 def _identified(request: Request, caller: Caller) -> Caller:

@@ -1,4 +1,5 @@
-"""``GET /v1/audit``: the audit records of answered evaluations."""
+"""``GET /v1/audit``: the audit records of answered evaluations, of the caller's tenant only
+(scope ``audit:read``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from api.deps import ServicesDep, json_response
 from api.problems import problem_responses
 from api.schemas.common import Instant
 from api.schemas.courses import AuditList, AuditOut
-from api.security import Caller
+from api.security import AuditReader
 from db.repositories import AuditRepository
 from db.tables import AuditRecord
 
@@ -24,11 +25,11 @@ MAX_RECORD_ID = 2**63 - 1
     "/audit",
     summary="Audit records",
     response_model=AuditList,
-    responses=problem_responses(401, 422, 500, 503),
+    responses=problem_responses(401, 403, 422, 500, 503),
 )
 async def list_audit(
     services: ServicesDep,
-    _: Caller,
+    caller: AuditReader,
     course_id: Annotated[
         str | None, Query(max_length=36, description="Only this course's records.")
     ] = None,
@@ -44,12 +45,17 @@ async def list_audit(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many records.")] = 100,
 ) -> Response:
-    """Audit records, oldest first; page with `after_id`."""
+    """The audit records of the key's tenant, oldest first; page with `after_id`."""
 
     def read() -> list[AuditRecord]:
         with transaction(services, write=False) as session:
             return AuditRepository(session).find(
-                course_id=course_id, since=since, until=until, after_id=after_id, limit=limit
+                caller.tenant,
+                course_id=course_id,
+                since=since,
+                until=until,
+                after_id=after_id,
+                limit=limit,
             )
 
     rows = await db_call(services, read)

@@ -3,6 +3,10 @@
 Writes are plain ``def`` routes (one transaction each, in FastAPI's threadpool) and accept an
 ``Idempotency-Key``. The checklist, assessment and timeline are evaluations: audited before they
 are answered.
+
+Every query is scoped to the API key's tenant: another tenant's course is answered exactly as a
+missing one (404), never 403, so a key cannot even learn that it exists. Reads need the scope
+``courses:read``, writes ``courses:write``.
 """
 
 from datetime import UTC, date, datetime
@@ -41,7 +45,7 @@ from api.schemas.evaluation import (
     assessment_out,
 )
 from api.schemas.profile import LabIn, to_facts
-from api.security import Caller
+from api.security import CourseReader, CourseWriter
 from db.repositories import CourseRepository
 from db.tables import Course, CourseEvent
 from domain import facts as f
@@ -53,8 +57,8 @@ from domain.vocab import Jurisdiction
 
 router = APIRouter(prefix="/v1", tags=["courses"])
 
-WRITE_ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 500, 503)
-READ_ERRORS = problem_responses(401, 404, 422, 500, 503)
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500, 503)
+READ_ERRORS = problem_responses(401, 403, 404, 422, 500, 503)
 CourseId = Annotated[str, Path(description="The course ID.", max_length=36)]
 AsOf = Annotated[
     CalendarDate | None,
@@ -73,8 +77,9 @@ def _not_found(course_id: str) -> ProblemError:
     )
 
 
-def _load(session: Session, course_id: str, *, lock: bool = False) -> Course:
-    course = CourseRepository(session).get(course_id, lock=lock)
+def _load(session: Session, tenant: str, course_id: str, *, lock: bool = False) -> Course:
+    """The tenant's course; 404 when there is none (another tenant's included: the same body)."""
+    course = CourseRepository(session).get(tenant, course_id, lock=lock)
     if course is None:
         raise _not_found(course_id)
     return course
@@ -103,12 +108,12 @@ def _course_response(course: Course, status: int = 200) -> Response:
     status_code=201,
     summary="Create a course",
     response_model=CourseOut,
-    responses=problem_responses(400, 401, 409, 413, 415, 422, 500, 503),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503),
 )
 async def create_course(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: CourseWriter,
     body: CourseCreate,
 ) -> Response:
     """A new course for a patient (`planned`, or `active` when a start date is given)."""
@@ -119,6 +124,7 @@ async def create_course(
         now = datetime.now(UTC)
         course = Course(
             id=str(uuid4()),
+            tenant=caller.tenant,
             patient_ref=body.patient_ref,
             jurisdiction=body.jurisdiction.value,
             product=None if body.product is None else body.product.value,
@@ -129,7 +135,7 @@ async def create_course(
             version=1,
             created_at=now,
             updated_at=now,
-            created_by=caller,
+            created_by=caller.key_id,
         )
         CourseRepository(session).add(course)
         return _course_response(course, 201)
@@ -141,20 +147,20 @@ async def create_course(
     "/courses",
     summary="A patient's courses",
     response_model=CourseList,
-    responses=problem_responses(401, 422, 500, 503),
+    responses=problem_responses(401, 403, 422, 500, 503),
 )
 async def list_courses(
     services: ServicesDep,
-    _: Caller,
+    caller: CourseReader,
     patient_ref: Annotated[
         str, Query(min_length=1, max_length=200, description="The EHR's patient ID.")
     ],
 ) -> Response:
-    """The courses of a patient, oldest first."""
+    """The courses of a patient in the key's tenant, oldest first."""
 
     def read() -> list[Course]:
         with transaction(services, write=False) as session:
-            return CourseRepository(session).by_patient(patient_ref)
+            return CourseRepository(session).by_patient(caller.tenant, patient_ref)
 
     courses = await db_call(services, read)
     return json_response(CourseList(courses=[CourseOut.from_row(c) for c in courses]))
@@ -163,12 +169,12 @@ async def list_courses(
 @router.get(
     "/courses/{course_id}", summary="A course", response_model=CourseOut, responses=READ_ERRORS
 )
-async def get_course(services: ServicesDep, _: Caller, course_id: CourseId) -> Response:
+async def get_course(services: ServicesDep, caller: CourseReader, course_id: CourseId) -> Response:
     """The course, with its `ETag`."""
 
     def read() -> Course:
         with transaction(services, write=False) as session:
-            return _load(session, course_id)
+            return _load(session, caller.tenant, course_id)
 
     return _course_response(await db_call(services, read))
 
@@ -177,12 +183,12 @@ async def get_course(services: ServicesDep, _: Caller, course_id: CourseId) -> R
     "/courses/{course_id}",
     summary="Start, complete or stop a course; correct its fields",
     response_model=CourseOut,
-    responses=problem_responses(400, 401, 404, 412, 413, 415, 422, 428, 500, 503),
+    responses=problem_responses(400, 401, 403, 404, 412, 413, 415, 422, 428, 500, 503),
 )
 async def patch_course(
     request: Request,
     services: ServicesDep,
-    _: Caller,
+    caller: CourseWriter,
     course_id: CourseId,
     body: CoursePatch,
     if_match: Annotated[
@@ -197,17 +203,19 @@ async def patch_course(
     _not_after_today(services, body.date, "date")
     expected = if_match.strip()
 
+    tenant = caller.tenant
+
     def write() -> Course:
         with transaction(services) as session:
             repo = CourseRepository(session)
-            course = _load(session, course_id, lock=True)
+            course = _load(session, tenant, course_id, lock=True)
             if expected != etag(course):  # If-Match compares strongly (RFC 9110)
                 raise ProblemError(412, f"the course has changed: its ETag is now {etag(course)}")
-            changes = _changes(course, body, repo.events(course_id))
+            changes = _changes(course, body, repo.events(tenant, course_id))
             changes["updated_at"] = datetime.now(UTC)
-            if not repo.update(course_id, course.version, changes):
+            if not repo.update(tenant, course_id, course.version, changes):
                 raise ProblemError(412, "the course changed while this request was being handled")
-            return _load(session, course_id)
+            return _load(session, tenant, course_id)
 
     return _course_response(await db_call(services, write))
 
@@ -267,7 +275,7 @@ def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
     async def append(
         request: Request,
         services: ServicesDep,
-        caller: Caller,
+        caller: CourseWriter,
         course_id: CourseId,
         body: Annotated[model, Body()],  # type: ignore[valid-type]  # one route per event model
     ) -> Response:
@@ -278,19 +286,22 @@ def _event_route(kind: str, path: str, model: type[Wire], summary: str) -> None:
 
         def work(session: Session) -> Response:
             repo = CourseRepository(session)
-            course = _load(session, course_id, lock=True)  # appends to one course queue here
+            # Appends to one course queue here; another tenant's course is a 404.
+            course = _load(session, caller.tenant, course_id, lock=True)
             _check_record(kind, record, when, course)
             event = CourseEvent(
                 course_id=course_id,
+                tenant=course.tenant,
                 kind=kind,
                 event_date=when,
                 data=record.model_dump(mode="json"),
                 created_at=datetime.now(UTC),
-                created_by=caller,
+                created_by=caller.key_id,
             )
             repo.add_event(event)
             if kind == "dispensing" and course.status == CourseStatus.PLANNED.value:
                 repo.update(
+                    course.tenant,
                     course_id,
                     course.version,
                     {
@@ -335,23 +346,25 @@ for _kind, _route_path, _route_summary in (
     response_model=EventList,
     responses=READ_ERRORS,
 )
-async def list_events(services: ServicesDep, _: Caller, course_id: CourseId) -> Response:
+async def list_events(services: ServicesDep, caller: CourseReader, course_id: CourseId) -> Response:
     """Every event, by date, then in the order recorded."""
 
     def read() -> list[CourseEvent]:
         with transaction(services, write=False) as session:
-            _load(session, course_id)
-            return CourseRepository(session).events(course_id)
+            _load(session, caller.tenant, course_id)
+            return CourseRepository(session).events(caller.tenant, course_id)
 
     events = await db_call(services, read)
     return json_response(EventList(events=[EventOut.from_row(e) for e in events]))
 
 
-def _stored(services: Services, course_id: str) -> tuple[CourseHistory, list[CourseEvent]]:
-    """The course's history and its stored events, read in one transaction."""
+def _stored(
+    services: Services, tenant: str, course_id: str
+) -> tuple[CourseHistory, list[CourseEvent]]:
+    """The tenant's course's history and its stored events, read in one transaction."""
     with transaction(services, write=False) as session:
-        course = _load(session, course_id)
-        events = CourseRepository(session).events(course_id)
+        course = _load(session, tenant, course_id)
+        events = CourseRepository(session).events(tenant, course_id)
         return history_of(course, events), events
 
 
@@ -392,7 +405,11 @@ def _course_checklist(
     responses=READ_ERRORS,
 )
 async def course_checklist(
-    request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
+    request: Request,
+    services: ServicesDep,
+    caller: CourseReader,
+    course_id: CourseId,
+    as_of: AsOf = None,
 ) -> Response:
     """What the stored history alone tells on `as_of` (audited; no decision: an assessment gives it).
 
@@ -412,7 +429,7 @@ async def course_checklist(
     """
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        history, _ = await db_call(services, _stored, services, course_id)
+        history, _ = await db_call(services, _stored, services, caller.tenant, course_id)
         return _course_checklist(services, course_id, history, as_of or services.today())
 
     return await answer(
@@ -436,7 +453,7 @@ async def course_checklist(
 async def course_assessment(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: CourseReader,
     course_id: CourseId,
     body: CourseAssessmentRequest,
 ) -> Response:
@@ -444,7 +461,7 @@ async def course_assessment(
     request.state.input_path = profile_path
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        history, _ = await db_call(services, _stored, services, course_id)
+        history, _ = await db_call(services, _stored, services, caller.tenant, course_id)
         on = body.as_of or services.today()
         plan = body.plan
         if plan.planned_mg_per_day is not None and plan.product is None and not history.product:
@@ -477,7 +494,11 @@ async def course_assessment(
     responses=READ_ERRORS,
 )
 async def course_timeline(
-    request: Request, services: ServicesDep, caller: Caller, course_id: CourseId, as_of: AsOf = None
+    request: Request,
+    services: ServicesDep,
+    caller: CourseReader,
+    course_id: CourseId,
+    as_of: AsOf = None,
 ) -> Response:
     """Every stored event in date order, then what is scheduled (audited).
 
@@ -494,7 +515,7 @@ async def course_timeline(
     """
 
     async def compute() -> tuple[Evaluation, BaseModel]:
-        history, events = await db_call(services, _stored, services, course_id)
+        history, events = await db_call(services, _stored, services, caller.tenant, course_id)
         on = as_of or services.today()
         ev, checklist = _course_checklist(services, course_id, history, on)
         timeline = course_timeline_view(

@@ -25,7 +25,7 @@ from api.schemas.evaluation import (
     finding_wire,
 )
 from api.schemas.profile import AcneIn, PlanIn, ProfileIn, to_facts
-from api.security import Caller
+from api.security import Evaluator
 from domain.engine import Evaluation, evaluate
 from domain.vocab import RuleKind
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1", tags=["evaluations"])
 # on the event loop without a thread hop. (Database work, when a route has any, runs in a worker
 # thread in one hop.)
 
-ERRORS = problem_responses(400, 401, 409, 413, 415, 422, 500, 503)
+ERRORS = problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503)
 
 
 def profile_path(path: str) -> str:
@@ -81,7 +81,7 @@ def _evaluate(request: Request, services: Services, body: EvaluationRequest) -> 
 async def create_assessment(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: Evaluator,
     body: Annotated[AssessmentRequest, Body(openapi_examples=ASSESSMENT_EXAMPLES)],
 ) -> Response:
     """Evaluate the profile on ``as_of`` in the jurisdiction (stateless; audited)."""
@@ -102,7 +102,7 @@ async def create_assessment(
 async def create_checklist(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: Evaluator,
     body: Annotated[ChecklistRequest, Body(openapi_examples=CHECKLIST_EXAMPLES)],
 ) -> Response:
     """The checklist items of the visit: state, window, codes and sources (audited)."""
@@ -123,7 +123,7 @@ async def create_checklist(
 async def create_dosing_plan(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: Evaluator,
     body: Annotated[DosingPlanRequest, Body(openapi_examples=DOSING_EXAMPLES)],
 ) -> Response:
     """Range, maximum, capsule plan, cumulative progress and the dosing findings (audited)."""

@@ -17,7 +17,7 @@ from api.deps import ServicesDep, json_response
 from api.problems import problem_responses
 from api.schemas.common import Instant
 from api.schemas.feedback import FeedbackSummary, ReasonCount, RuleFeedback
-from api.security import Caller
+from api.security import FeedbackReader
 from db.repositories import FeedbackRepository
 from db.tables import CdsCard, CdsFeedback
 
@@ -67,11 +67,11 @@ def summarise(rows: list[tuple[CdsFeedback, CdsCard | None]]) -> FeedbackSummary
     "/feedback/summary",
     summary="CDS Hooks feedback per rule",
     response_model=FeedbackSummary,
-    responses=problem_responses(401, 422, 500, 503),
+    responses=problem_responses(401, 403, 422, 500, 503),
 )
 async def feedback_summary(
     services: ServicesDep,
-    _: Caller,
+    caller: FeedbackReader,
     since: Annotated[
         Instant | None, Query(description="Feedback received at or after this time (ISO 8601).")
     ] = None,
@@ -79,10 +79,11 @@ async def feedback_summary(
         Instant | None, Query(description="Feedback received before this time (ISO 8601).")
     ] = None,
 ) -> Response:
-    """How often the cards carrying each rule were accepted and overridden, with the reasons."""
+    """How often the cards carrying each rule were accepted and overridden, with the reasons
+    (the feedback of the key's tenant, on cards issued to it)."""
 
     def read() -> FeedbackSummary:
         with transaction(services, write=False) as session:
-            return summarise(FeedbackRepository(session).joined(since, until))
+            return summarise(FeedbackRepository(session).joined(caller.tenant, since, until))
 
     return json_response(await db_call(services, read))

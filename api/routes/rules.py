@@ -10,7 +10,7 @@ from api.deps import ServicesDep
 from api.problems import ProblemError, problem_responses
 from api.schemas.common import CalendarDate
 from api.schemas.rules import RuleList, RuleOut, SourceList, SourceOut
-from api.security import Caller
+from api.security import Evaluator
 from domain.sources import SOURCES
 from domain.vocab import Jurisdiction, RuleKind
 
@@ -21,11 +21,11 @@ router = APIRouter(prefix="/v1", tags=["rules"])
     "/rules",
     summary="The rule catalogue",
     response_model=RuleList,
-    responses=problem_responses(401, 422, 500),
+    responses=problem_responses(401, 403, 422, 500),
 )
 async def list_rules(
     services: ServicesDep,
-    _: Caller,
+    _: Evaluator,
     kind: Annotated[RuleKind | None, Query(description="Only rules of this kind.")] = None,
     jurisdiction: Annotated[
         Jurisdiction | None, Query(description="Only rules with a variant for this jurisdiction.")
@@ -72,11 +72,11 @@ async def list_rules(
     "/rules/{rule_id}",
     summary="One rule",
     response_model=RuleOut,
-    responses=problem_responses(401, 404, 422, 500),
+    responses=problem_responses(401, 403, 404, 422, 500),
 )
 async def get_rule(
     services: ServicesDep,
-    _: Caller,
+    _: Evaluator,
     rule_id: Annotated[
         str, Path(description="The rule ID, e.g. `interaction.tetracyclines`.", max_length=100)
     ],
@@ -95,8 +95,8 @@ async def get_rule(
     "/sources",
     summary="The source register",
     response_model=SourceList,
-    responses=problem_responses(401, 500),
+    responses=problem_responses(401, 403, 500),
 )
-async def list_sources(_: Caller) -> SourceList:
+async def list_sources(_: Evaluator) -> SourceList:
     """Every source the rules cite, with its url where known (RULES §1)."""
     return SourceList(sources=[SourceOut.from_domain(s) for s in SOURCES])

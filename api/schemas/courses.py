@@ -451,10 +451,13 @@ class AuditOut(Wire):
     request_id: str = Field(description="The request ID.")
     caller: str = Field(description="API key ID, or the JWT `iss` of a CDS Hooks call.")
     endpoint: str = Field(description="The route template or CDS service.")
-    course_id: str | None = Field(default=None, description="The course, for course routes.")
+    course_id: str | None = Field(
+        default=None,
+        description="The course, for course routes, and for CDS Hooks calls a stored course drove.",
+    )
     hook_instance: str | None = Field(default=None, description="The CDS Hooks `hookInstance`.")
-    tenant: str | None = Field(
-        default=None, description="The CDS Hooks client's `tenant` label, when configured."
+    tenant: str = Field(
+        description="The tenant of the caller (the API key's or the CDS Hooks client's)."
     )
     as_of: date = Field(description="Evaluation date.")
     jurisdiction: Jurisdiction = Field(description="Jurisdiction.")
@@ -469,6 +472,17 @@ class AuditOut(Wire):
     )
     input_hmac: str = Field(
         description="HMAC-SHA-256 of the canonical input, keyed with `ISOCDS_AUDIT_HMAC_KEY`."
+    )
+    chain_seq: int | None = Field(
+        default=None,
+        description="The record's place in its tenant's audit chain (1, 2, 3…); null for a record written before the chain existed.",
+    )
+    prev_hmac: str | None = Field(
+        default=None, description="The previous record's link (empty for the first)."
+    )
+    row_hmac: str | None = Field(
+        default=None,
+        description="This record's link: HMAC-SHA-256 over its content and `prev_hmac`, keyed with `ISOCDS_AUDIT_HMAC_KEY` (`python -m api audit verify` checks the chain).",
     )
 
 

@@ -18,16 +18,24 @@ from tests.database import HMAC_KEY, sqlite_url
 KEY_ID = "ehr-test"
 SECRET = "s3cret-for-tests-0123456789"  # noqa: S105  # a test key
 AUTH = {"Authorization": f"Bearer {SECRET}"}
+ALL_SCOPES = "evaluate+courses:read+courses:write+audit:read+feedback:read"
+"""Every scope: the test key reads the audit trail and the feedback summary too."""
+
+
+def key_entry(key_id: str, secret: str, tenant: str = "default", scopes: str = ALL_SCOPES) -> str:
+    """An ``ISOCDS_API_KEYS`` entry: ``key_id:secret:tenant:scope+scope``."""
+    return f"{key_id}:{secret}:{tenant}:{scopes}"
 
 
 def settings(**overrides: Any) -> Settings:
-    """Test settings: one API key, a migrated SQLite database, and anything overridden.
+    """Test settings: one API key (tenant ``default``, every scope), a migrated SQLite database,
+    and anything overridden.
 
     ``database_url=...`` is a shortcut for the database setting.
     """
     url = overrides.pop("database_url", None) or sqlite_url()
     values: dict[str, Any] = {
-        "api_keys": SecretStr(f"{KEY_ID}:{SECRET}"),
+        "api_keys": SecretStr(key_entry(KEY_ID, SECRET)),
         "timezone": "UTC",
         "audit_hmac_key": SecretStr(HMAC_KEY),
         "db": DbSettings(database_url=SecretStr(url)),

@@ -32,6 +32,7 @@ from tests.api.test_courses import (
     new_database,
 )
 from tests.cds.support import (
+    BASE,
     ISOTRETINOIN_40,
     ISS_US,
     PATIENT_ID,
@@ -281,7 +282,9 @@ def cds(tmp_path: Path) -> Iterator[Cds]:
     """A signed US client of an app on a database of its own (no course for the patient)."""
     key = es384_key("as-of-es384")
     clients = write_clients(tmp_path, [client_config(ISS_US, "US", (key,))])
-    app = create_app(settings(cds_clients_file=clients, database_url=fresh_sqlite_url()))
+    app = create_app(
+        settings(cds_clients_file=clients, public_base_url=BASE, database_url=fresh_sqlite_url())
+    )
     with TestClient(app, raise_server_exceptions=False) as http:
         yield Cds(http=http, key=key)
 

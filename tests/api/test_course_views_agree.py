@@ -31,6 +31,7 @@ from tests.api.conftest import AUTH
 from tests.api.conftest import settings as app_settings
 from tests.api.test_courses import today
 from tests.cds.support import (
+    BASE,
     ISS_EU,
     ISS_US,
     ORDER_SERVICE,
@@ -76,9 +77,17 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
     us_key, eu_key = es384_key("agree-us"), es384_key("agree-eu")
     clients = write_clients(
         tmp_path_factory.mktemp("cds"),
-        [client_config(ISS_US, "US", (us_key,)), client_config(ISS_EU, "EU", (eu_key,))],
+        [
+            # Two clients each name their tenant: the API key's, whose courses they see.
+            client_config(ISS_US, "US", (us_key,), tenant="default"),
+            client_config(ISS_EU, "EU", (eu_key,), tenant="default"),
+        ],
     )
-    app = create_app(app_settings(cds_clients_file=clients, database_url=fresh_sqlite_url()))
+    app = create_app(
+        app_settings(
+            cds_clients_file=clients, public_base_url=BASE, database_url=fresh_sqlite_url()
+        )
+    )
     http = TestClient(app, raise_server_exceptions=False)
     http.__enter__()
     yield Views(

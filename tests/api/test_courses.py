@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
-from tests.api.conftest import AUTH, KEY_ID, SECRET, settings
+from tests.api.conftest import AUTH, KEY_ID, SECRET, key_entry, settings
 from tests.database import create_pg_database, fresh_sqlite_url
 
 T = TypeVar("T")
@@ -37,6 +37,10 @@ PROBLEM_JSON = "application/problem+json"
 OTHER_KEY_ID = "ehr-other"
 OTHER_SECRET = "an0ther-s3cret-for-tests-98765"  # noqa: S105  # a test key
 AUTH_OTHER = {"Authorization": f"Bearer {OTHER_SECRET}"}
+# A key of the same tenant holding no scope of the course and evaluation routes (403 there).
+UNSCOPED_KEY_ID = "ehr-feedback-only"
+UNSCOPED_SECRET = "feedback-only-s3cret-for-tests-42"  # noqa: S105  # a test key
+AUTH_UNSCOPED = {"Authorization": f"Bearer {UNSCOPED_SECRET}"}
 
 # The date field of each event route, and the kind it is stored under.
 EVENT_DATE_FIELDS = {
@@ -71,7 +75,8 @@ def new_database(engine: str) -> str:
 
 
 class Apps:
-    """Apps (with two API keys) on one database, each behind an entered ``TestClient``."""
+    """Apps (with two API keys of every scope, and one with only ``feedback:read``, all in
+    tenant ``default``) on one database, each behind an entered ``TestClient``."""
 
     def __init__(self, engine: str, url: str) -> None:
         self.engine = engine
@@ -80,7 +85,15 @@ class Apps:
 
     def app(self, **overrides: Any) -> FastAPI:
         """A new app on this database (``overrides``: settings)."""
-        keys = SecretStr(f"{KEY_ID}:{SECRET},{OTHER_KEY_ID}:{OTHER_SECRET}")
+        keys = SecretStr(
+            ",".join(
+                (
+                    key_entry(KEY_ID, SECRET),
+                    key_entry(OTHER_KEY_ID, OTHER_SECRET),
+                    key_entry(UNSCOPED_KEY_ID, UNSCOPED_SECRET, scopes="feedback:read"),
+                )
+            )
+        )
         values: dict[str, Any] = {"database_url": self.url, "api_keys": keys, **overrides}
         return create_app(settings(**values))
 

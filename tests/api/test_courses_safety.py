@@ -30,11 +30,14 @@ from api.deps import Services
 from api.examples import A1_REQUEST, CHECKLIST_EXAMPLES, DOSING_EXAMPLES
 from api.schemas.courses import EVENT_MODELS, CourseAssessmentRequest, CourseCreate, CoursePatch
 from api.schemas.evaluation import AssessmentRequest, ChecklistRequest, DosingPlanRequest
+from api.security import Principal
+from api.settings import DEFAULT_TENANT, SCOPES
 from db.settings import DbSettings
 from db.tables import Course, CourseEvent, IdempotencyKey
 from tests.api.conftest import AUTH, KEY_ID
 from tests.api.test_courses import (
     AUTH_OTHER,
+    AUTH_UNSCOPED,
     ENGINES,
     EVENT_BODIES,
     EVENT_KINDS,
@@ -99,7 +102,8 @@ def claim_in_flight(
         "server": ("testserver", 80),
         "headers": [(IDEMPOTENCY.lower().encode(), idem_key.encode())],
     }
-    claimed = begin(services_of(client), Request(scope), caller, body)
+    principal = Principal(caller, DEFAULT_TENANT, frozenset(SCOPES))
+    claimed = begin(services_of(client), Request(scope), principal, body)
     assert isinstance(claimed, Claim), claimed
     return claimed
 
@@ -478,8 +482,8 @@ def test_a_course_write_that_cannot_be_committed_is_a_503(apps: Apps) -> None:
 
 # --- every declared status, produced ---------------------------------------------------------
 
-EVALUATION = {400, 401, 409, 413, 415, 422, 500, 503}
-READ = {401, 404, 422, 500, 503}
+EVALUATION = {400, 401, 403, 409, 413, 415, 422, 500, 503}
+READ = {401, 403, 404, 422, 500, 503}
 COURSE_PATH = "/v1/courses/{course_id}"
 
 
@@ -557,7 +561,7 @@ ROUTES = [
     Route(
         "PATCH",
         COURSE_PATH,
-        frozenset({200, 400, 401, 404, 412, 413, 415, 422, 428, 500, 503}),
+        frozenset({200, 400, 401, 403, 404, 412, 413, 415, 422, 428, 500, 503}),
         {"product": "generic"},
         CoursePatch,
         invalid_body={"status": "restarted"},
@@ -595,6 +599,7 @@ NO_REAL_500 |= {"POST /v1/courses"}
 SLUGS = {
     400: "bad-request",
     401: "unauthorized",
+    403: "forbidden",
     404: "course-not-found",
     409: "idempotency-in-flight",
     412: "precondition-failed",
@@ -655,6 +660,7 @@ def world(apps: Apps, api: TestClient, tmp_path_factory: pytest.TempPathFactory)
         apps.url,
         insert(Course).values(
             id=corrupt_id,
+            tenant=DEFAULT_TENANT,
             patient_ref=corrupt_patient,
             jurisdiction="ZZ",
             status="bogus",
@@ -663,7 +669,12 @@ def world(apps: Apps, api: TestClient, tmp_path_factory: pytest.TempPathFactory)
             **row,
         ),
         insert(CourseEvent).values(
-            course_id=corrupt_id, kind="bogus", event_date=date(2026, 1, 5), data={}, **row
+            course_id=corrupt_id,
+            tenant=DEFAULT_TENANT,
+            kind="bogus",
+            event_date=date(2026, 1, 5),
+            data={},
+            **row,
         ),
     )
     if apps.engine == "sqlite":
@@ -701,6 +712,8 @@ def test_each_declared_problem_status_is_produced(world: World, route: Route, st
         content, headers["Content-Type"] = b'{"as_of": ', "application/json"
     elif status == 401:
         headers.pop("Authorization")
+    elif status == 403:
+        headers.update(AUTH_UNSCOPED)  # a valid key without the route's scope
     elif status == 404:
         course_id = str(uuid.uuid4())
     elif status == 409:

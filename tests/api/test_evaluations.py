@@ -134,18 +134,20 @@ def basis_ids(out: dict[str, Any]) -> dict[str, str]:
 
 # --- the declared responses ------------------------------------------------------------------
 
+EVALUATION_STATUSES = {"200", "400", "401", "403", "409", "413", "415", "422", "500", "503"}
 DECLARED: dict[tuple[str, str], set[str]] = {
-    ("post", "/v1/assessments"): {"200", "400", "401", "409", "413", "415", "422", "500", "503"},
-    ("post", "/v1/checklists"): {"200", "400", "401", "409", "413", "415", "422", "500", "503"},
-    ("post", "/v1/dosing-plans"): {"200", "400", "401", "409", "413", "415", "422", "500", "503"},
-    ("get", "/v1/rules"): {"200", "401", "422", "500"},
-    ("get", "/v1/rules/{rule_id}"): {"200", "401", "404", "422", "500"},
-    ("get", "/v1/sources"): {"200", "401", "500"},
+    ("post", "/v1/assessments"): EVALUATION_STATUSES,
+    ("post", "/v1/checklists"): EVALUATION_STATUSES,
+    ("post", "/v1/dosing-plans"): EVALUATION_STATUSES,
+    ("get", "/v1/rules"): {"200", "401", "403", "422", "500"},
+    ("get", "/v1/rules/{rule_id}"): {"200", "401", "403", "404", "422", "500"},
+    ("get", "/v1/sources"): {"200", "401", "403", "500"},
     ("get", "/health"): {"200"},
     ("get", "/ready"): {"200", "503"},
 }
 # 409 (an Idempotency-Key still in flight) and 503 (the audit record cannot be committed) of the
-# evaluation routes are tested in tests/api/test_courses.py.
+# evaluation routes are tested in tests/api/test_courses.py; 403 (a key without the `evaluate`
+# scope) in tests/api/test_tenants.py.
 
 
 def test_the_tests_cover_every_declared_status(client: TestClient) -> None:

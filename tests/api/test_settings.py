@@ -173,6 +173,7 @@ def test_a_good_clients_file_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     }
     path.write_text(json.dumps([client]))
     monkeypatch.setenv("ISOCDS_CDS_CLIENTS_FILE", str(path))
+    monkeypatch.setenv("ISOCDS_PUBLIC_BASE_URL", "https://cds.example.org")
     assert load_settings().cds_clients() == [client]
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from tests.api.conftest import settings
 from tests.cds.support import (
+    BASE,
     ISS_EU,
     ISS_US,
     Cds,
@@ -46,7 +47,8 @@ def make_cds(
     tmp_path: Path, es_key: SigningKey, rs_key: SigningKey, eu_key: SigningKey
 ) -> Iterator[Callable[..., Cds]]:
     """Build an app with a US client (ES384 and RS384 keys) and an EU client, plus ``clients``
-    entries and settings overrides; return a :class:`Cds` signing as ``iss`` with ``key``."""
+    entries and settings overrides (``ISOCDS_PUBLIC_BASE_URL`` is ``BASE`` unless overridden);
+    return a :class:`Cds` signing as ``iss`` with ``key``."""
     opened: list[TestClient] = []
 
     def build(
@@ -63,7 +65,10 @@ def make_cds(
             client_config(ISS_EU, "EU", (eu_key,)),
             *(clients or []),
         ]
+        for entry in entries:  # several clients each need a tenant: the API key's by default
+            entry.setdefault("tenant", "default")
         overrides.setdefault("cds_clients_file", write_clients(tmp_path, entries))
+        overrides.setdefault("public_base_url", BASE)  # the JWT aud; start-up needs it
         http = TestClient(create_app(settings(**overrides)), raise_server_exceptions=False)
         http.__enter__()
         opened.append(http)

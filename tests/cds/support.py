@@ -26,6 +26,7 @@ from api.cds.fhir import INTERPRETATION
 from domain.codes import ISOCDS, LOINC, RXNORM, SNOMED
 
 BASE = "http://testserver"
+"""The public base URL of the test apps (``ISOCDS_PUBLIC_BASE_URL``): every JWT ``aud`` starts so."""
 ISS_US = "https://ehr-us.example.org"
 ISS_EU = "https://ehr-eu.example.org"
 PATIENT_ID = "pat-1"

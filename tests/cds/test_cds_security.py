@@ -25,10 +25,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from pydantic import SecretStr
 
-from api.cds.clients import ANONYMOUS_ISS, REFRESH_AT_MOST_EVERY_S
+from api.cds import clients as cds_clients
+from api.cds.clients import ANONYMOUS_ISS
 from api.settings import SettingsError, load_settings
-from tests.api.conftest import AUTH
+from tests.api.conftest import AUTH, KEY_ID, SECRET, key_entry
 from tests.cds.support import (
     BASE,
     ISOTRETINOIN_40,
@@ -551,8 +553,9 @@ def test_unknown_kids_do_not_make_a_fetch_per_request(
 
 
 def test_jku_key_rotation_is_picked_up_on_an_unknown_kid(
-    make_cds: MakeCds, serve: Callable[[Any], JsonServer]
+    make_cds: MakeCds, serve: Callable[[Any], JsonServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(cds_clients, "REFRESH_AT_MOST_EVERY_S", 1.0)  # 30 s in service
     old, new = es384_key("jku-old"), es384_key("jku-new")
     jwks = serve({"keys": [old.public_jwk]})
     cds = jku_cds(make_cds, jwks.base + "/jwks.json", old)
@@ -561,7 +564,7 @@ def test_jku_key_rotation_is_picked_up_on_an_unknown_kid(
     assert jwks.hits == 1
     jwks.body = {"keys": [new.public_jwk]}
     # The service may throttle refetches; once its interval has passed, the new kid is fetched.
-    time.sleep(max(0.0, fetched + REFRESH_AT_MOST_EVERY_S + 0.2 - time.monotonic()))
+    time.sleep(max(0.0, fetched + cds_clients.REFRESH_AT_MOST_EVERY_S + 0.2 - time.monotonic()))
     response = post_view(cds.http, bearer(token(new, BASE + VIEW, iss=ISS_JKU)))
     assert response.status_code == 200, response.text
     assert jwks.hits == 2
@@ -742,16 +745,19 @@ def test_bad_clients_file_stops_start_up(tmp_path: Path, content: Any, reason: s
 
 def test_good_clients_file_loads(tmp_path: Path, es_key: SigningKey) -> None:
     entries = [
-        client_config(ISS_US, "US", (es_key,), lab_profile="evidence"),
+        client_config(ISS_US, "US", (es_key,), lab_profile="evidence", tenant="clinic-us"),
         client_config(
             ISS_JKU,
             "US",
             jku="http://127.0.0.1:9/jwks.json",
             fhir_servers=["http://localhost:8080/fhir", "https://fhir.example.org/r4"],
+            tenant="clinic-us",
         ),
-        client_config(ISS_EU, "EU", jku="https://keys.example.org/jwks"),
+        client_config(ISS_EU, "EU", jku="https://keys.example.org/jwks", tenant="clinic-eu"),
     ]
-    settings = load_settings(cds_clients_file=write_clients(tmp_path, entries))
+    settings = load_settings(
+        cds_clients_file=write_clients(tmp_path, entries), public_base_url="https://cds.example.org"
+    )
     assert [c["iss"] for c in settings.cds_clients()] == [ISS_US, ISS_JKU, ISS_EU]
 
 
@@ -825,7 +831,12 @@ def test_audit_records_the_jwt_issuer_as_caller(make_cds: MakeCds) -> None:
 def test_the_client_tenant_is_recorded_in_the_audit_and_the_log(
     make_cds: MakeCds, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cds = make_cds(database_url=fresh_sqlite_url(), us={"tenant": "clinic-a"})
+    # The API key that reads the audit is clinic-a's too: a tenant sees only its own records.
+    cds = make_cds(
+        database_url=fresh_sqlite_url(),
+        us={"tenant": "clinic-a"},
+        api_keys=SecretStr(key_entry(KEY_ID, SECRET, "clinic-a")),
+    )
     body = minocycline_order_body()
     assert cds.cards(ORDER_SERVICE, body)
     [record] = audit_records(cds.http, body["hookInstance"])

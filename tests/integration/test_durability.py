@@ -61,7 +61,9 @@ class Server:
         env.update(
             {
                 "ISOCDS_DATABASE_URL": self.db_url,
-                "ISOCDS_API_KEYS": f"{KEY_ID}:{SECRET}",
+                # Tenant default; the default scopes and audit:read (the test reads the audit).
+                "ISOCDS_API_KEYS": f"{KEY_ID}:{SECRET}:default:"
+                "evaluate+courses:read+courses:write+audit:read",
                 "ISOCDS_AUDIT_HMAC_KEY": HMAC_KEY,
                 "ISOCDS_HOST": "127.0.0.1",
                 "ISOCDS_PORT": str(self.port),

@@ -270,6 +270,7 @@ def check_shutdown(url: str, tmp_path: Path) -> None:
         "ISOCDS_DATABASE_URL": url,
         "ISOCDS_API_KEYS": f"lifecycle:{SECRET}",
         "ISOCDS_CDS_CLIENTS_FILE": str(clients),
+        "ISOCDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",  # the aud of Load's tokens
         "ISOCDS_AUDIT_HMAC_KEY": HMAC_KEY,
         "ISOCDS_TIMEZONE": "UTC",
         "ISOCDS_LOG_LEVEL": "warning",

@@ -31,6 +31,7 @@ from db.tables import AuditRecord, Course, CourseEvent, IdempotencyKey
 from tests.database import create_pg_database, fresh_sqlite_url
 
 CET = timezone(timedelta(hours=2))
+T = "default"  # the tenant of the rows these tests write (tenant scoping: the tests at the end)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -48,6 +49,7 @@ def new_course(**overrides: Any) -> Course:
     now = datetime.now(UTC)
     values: dict[str, Any] = {
         "id": str(uuid.uuid4()),
+        "tenant": T,
         "patient_ref": f"pat-{uuid.uuid4().hex[:8]}",
         "jurisdiction": "US",
         "product": "generic",
@@ -64,9 +66,12 @@ def new_course(**overrides: Any) -> Course:
     return Course(**values)
 
 
-def new_event(course_id: str, on: date, kind: str = "visit", **data: Any) -> CourseEvent:
+def new_event(
+    course_id: str, on: date, kind: str = "visit", tenant: str = T, **data: Any
+) -> CourseEvent:
     return CourseEvent(
         course_id=course_id,
+        tenant=tenant,
         kind=kind,
         event_date=on,
         data={"date": on.isoformat(), **data},
@@ -85,6 +90,7 @@ def audit_row(**overrides: Any) -> dict[str, Any]:
         "recorded_at": datetime.now(UTC),
         "request_id": uuid.uuid4().hex,
         "caller": "ehr-test",
+        "tenant": T,
         "endpoint": "/v1/assessments",
         "course_id": None,
         "hook_instance": None,
@@ -122,7 +128,7 @@ def test_course_round_trip(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as s, s.begin():
         CourseRepository(s).add(course)
     with Session(engine) as s:
-        got = CourseRepository(s).get(course.id)
+        got = CourseRepository(s).get(T, course.id)
         assert got is not None
         assert got.patient_ref == course.patient_ref
         assert got.jurisdiction == "US"
@@ -137,7 +143,7 @@ def test_course_round_trip(engine: Engine) -> None:
         assert got.created_by == "ehr-test"
         assert_utc(got.created_at, created)
         assert_utc(got.updated_at, created)
-        assert CourseRepository(s).get(str(uuid.uuid4())) is None
+        assert CourseRepository(s).get(T, str(uuid.uuid4())) is None
 
 
 def test_timestamps_read_back_aware_utc(engine: Engine) -> None:
@@ -145,7 +151,7 @@ def test_timestamps_read_back_aware_utc(engine: Engine) -> None:
     local = datetime(2026, 6, 1, 8, 0, 0, tzinfo=CET)
     course = store_course(engine, created_at=local, updated_at=local)
     with Session(engine) as s:
-        got = CourseRepository(s).get(course.id)
+        got = CourseRepository(s).get(T, course.id)
         assert got is not None
         assert_utc(got.created_at, local)
         assert got.created_at.hour == 6
@@ -168,11 +174,11 @@ def test_by_patient_oldest_first(engine: Engine) -> None:
     earlier = store_course(engine, patient_ref=patient, created_at=t0)
     store_course(engine)  # another patient
     with Session(engine) as s:
-        found = CourseRepository(s).by_patient(patient)
+        found = CourseRepository(s).by_patient(T, patient)
         assert [c.id for c in found] == [earlier.id, later.id]
         for c in found:
             assert c.created_at.tzinfo is not None
-        assert CourseRepository(s).by_patient("nobody") == []
+        assert CourseRepository(s).by_patient(T, "nobody") == []
 
 
 def test_version_checked_update(engine: Engine) -> None:
@@ -181,20 +187,21 @@ def test_version_checked_update(engine: Engine) -> None:
     with Session(engine) as s, s.begin():
         repo = CourseRepository(s)
         assert repo.update(
+            T,
             course.id,
             1,
             {"status": "active", "start_date": date(2026, 3, 1), "updated_at": changed},
         )
-        got = repo.get(course.id)
+        got = repo.get(T, course.id)
         assert got is not None
         assert (got.version, got.status) == (2, "active")
     with Session(engine) as s, s.begin():
         repo = CourseRepository(s)
         # A stale version changes nothing.
-        assert not repo.update(course.id, 1, {"status": "stopped", "stop_reason": "stale"})
-        assert not repo.update(str(uuid.uuid4()), 1, {"status": "stopped"})
+        assert not repo.update(T, course.id, 1, {"status": "stopped", "stop_reason": "stale"})
+        assert not repo.update(T, str(uuid.uuid4()), 1, {"status": "stopped"})
     with Session(engine) as s:
-        got = CourseRepository(s).get(course.id)
+        got = CourseRepository(s).get(T, course.id)
         assert got is not None
         assert got.version == 2
         assert got.status == "active"
@@ -207,11 +214,11 @@ def test_start_if_planned_sets_the_start_once(engine: Engine) -> None:
     course = store_course(engine)
     now = datetime.now(UTC)
     with Session(engine) as s, s.begin():
-        CourseRepository(s).start_if_planned(course.id, date(2026, 4, 2), now)
+        CourseRepository(s).start_if_planned(T, course.id, date(2026, 4, 2), now)
     with Session(engine) as s, s.begin():
-        CourseRepository(s).start_if_planned(course.id, date(2026, 5, 2), now)
+        CourseRepository(s).start_if_planned(T, course.id, date(2026, 5, 2), now)
     with Session(engine) as s:
-        got = CourseRepository(s).get(course.id)
+        got = CourseRepository(s).get(T, course.id)
         assert got is not None
         assert got.start_date == date(2026, 4, 2)
 
@@ -229,7 +236,7 @@ def test_events_ordered_by_date_then_recorded(engine: Engine) -> None:
             ids.append(event.id)
         repo.add_event(new_event(other.id, date(2026, 1, 1)))
     with Session(engine) as s:
-        events = CourseRepository(s).events(course.id)
+        events = CourseRepository(s).events(T, course.id)
         assert [e.event_date for e in events] == sorted(dates)
         # Same date: in the order recorded.
         assert [e.data["seq"] for e in events] == [1, 3, 0, 2]
@@ -239,7 +246,7 @@ def test_events_ordered_by_date_then_recorded(engine: Engine) -> None:
         for e in events:
             assert e.created_at.tzinfo is not None
             assert e.created_at.utcoffset() == timedelta(0)
-        assert CourseRepository(s).events(str(uuid.uuid4())) == []
+        assert CourseRepository(s).events(T, str(uuid.uuid4())) == []
 
 
 def test_event_needs_an_existing_course(engine: Engine) -> None:
@@ -248,7 +255,7 @@ def test_event_needs_an_existing_course(engine: Engine) -> None:
     with pytest.raises(IntegrityError), Session(engine) as s, s.begin():
         CourseRepository(s).add_event(new_event(missing, date(2026, 1, 1)))
     with Session(engine) as s:
-        assert CourseRepository(s).events(missing) == []
+        assert CourseRepository(s).events(T, missing) == []
 
 
 def test_concurrent_event_appends_all_land(engine: Engine) -> None:
@@ -275,7 +282,7 @@ def test_concurrent_event_appends_all_land(engine: Engine) -> None:
     assert not any(t.is_alive() for t in threads), "an append hung"
     assert errors == []
     with Session(engine) as s:
-        events = CourseRepository(s).events(course.id)
+        events = CourseRepository(s).events(T, course.id)
     assert sorted((e.data["writer"], e.data["j"]) for e in events) == [
         (n, j) for n in range(8) for j in range(5)
     ]
@@ -297,7 +304,7 @@ def test_audit_add_many_and_find(engine: Engine) -> None:
         AuditRepository(s).add_many([])  # nothing to write is fine
     with Session(engine) as s:
         repo = AuditRepository(s)
-        mine = repo.find(since=t0, limit=1000)
+        mine = repo.find(T, since=t0, limit=1000)
         assert [r.request_id for r in mine] == [r["request_id"] for r in rows]
         ids = [r.id for r in mine if r.id is not None]
         assert len(ids) == len(mine)
@@ -313,24 +320,24 @@ def test_audit_add_many_and_find(engine: Engine) -> None:
         assert mine[-1].decision is None
         assert_utc(first.recorded_at, t0)
 
-        by_a = repo.find(course_id=course_a)
+        by_a = repo.find(T, course_id=course_a)
         assert [r.request_id for r in by_a] == [rows[i]["request_id"] for i in (0, 2, 4)]
         # since is inclusive, until exclusive.
-        window = repo.find(since=t0 + timedelta(minutes=2), until=t0 + timedelta(minutes=4))
+        window = repo.find(T, since=t0 + timedelta(minutes=2), until=t0 + timedelta(minutes=4))
         assert [r.request_id for r in window] == [rows[2]["request_id"], rows[3]["request_id"]]
         # A non-UTC bound means the same instant.
         local = (t0 + timedelta(minutes=5)).astimezone(CET)
-        assert [r.request_id for r in repo.find(since=local)] == [
+        assert [r.request_id for r in repo.find(T, since=local)] == [
             rows[5]["request_id"],
             rows[6]["request_id"],
         ]
-        both = repo.find(course_id=course_b, since=t0 + timedelta(minutes=2))
+        both = repo.find(T, course_id=course_b, since=t0 + timedelta(minutes=2))
         assert [r.request_id for r in both] == [rows[3]["request_id"], rows[5]["request_id"]]
-        page = repo.find(since=t0, limit=2)
+        page = repo.find(T, since=t0, limit=2)
         assert [r.request_id for r in page] == [rows[0]["request_id"], rows[1]["request_id"]]
-        rest = repo.find(since=t0, after_id=page[-1].id, limit=1000)
+        rest = repo.find(T, since=t0, after_id=page[-1].id, limit=1000)
         assert [r.request_id for r in rest] == [r["request_id"] for r in rows[2:]]
-        assert repo.find(course_id=str(uuid.uuid4())) == []
+        assert repo.find(T, course_id=str(uuid.uuid4())) == []
 
 
 # --- idempotency ----------------------------------------------------------------------------
@@ -338,7 +345,9 @@ def test_audit_add_many_and_find(engine: Engine) -> None:
 
 def key_row(s: Session, caller: str, key: str) -> IdempotencyKey | None:
     query = select(IdempotencyKey).where(
-        col(IdempotencyKey.caller) == caller, col(IdempotencyKey.key) == key
+        col(IdempotencyKey.tenant) == T,
+        col(IdempotencyKey.caller) == caller,
+        col(IdempotencyKey.key) == key,
     )
     return s.scalars(query).one_or_none()
 
@@ -347,12 +356,12 @@ def test_idempotency_claim_complete_release(engine: Engine) -> None:
     key = uuid.uuid4().hex
     now = datetime.now(UTC)
     with Session(engine) as s, s.begin():
-        assert IdempotencyRepository(s).claim("ehr-test", key, "fp-1", now) is None
+        assert IdempotencyRepository(s).claim(T, "ehr-test", key, "fp-1", now) is None
     # The same key of another caller is another claim.
     with Session(engine) as s, s.begin():
-        assert IdempotencyRepository(s).claim("other", key, "fp-9", now) is None
+        assert IdempotencyRepository(s).claim(T, "other", key, "fp-9", now) is None
     with Session(engine, expire_on_commit=False) as s, s.begin():
-        existing = IdempotencyRepository(s).claim("ehr-test", key, "fp-2", now)
+        existing = IdempotencyRepository(s).claim(T, "ehr-test", key, "fp-2", now)
         # The failed insert rolled back to its savepoint only: the transaction goes on.
         s.execute(text("SELECT 1"))
     assert existing is not None
@@ -363,6 +372,7 @@ def test_idempotency_claim_complete_release(engine: Engine) -> None:
 
     with Session(engine) as s, s.begin():
         IdempotencyRepository(s).complete(
+            T,
             "ehr-test",
             key,
             status_code=201,
@@ -372,7 +382,7 @@ def test_idempotency_claim_complete_release(engine: Engine) -> None:
         )
     with Session(engine) as s, s.begin():
         # Releasing a completed key does nothing: its answer is kept.
-        IdempotencyRepository(s).release("ehr-test", key)
+        IdempotencyRepository(s).release(T, "ehr-test", key)
     with Session(engine) as s:
         row = key_row(s, "ehr-test", key)
         assert row is not None
@@ -387,20 +397,28 @@ def test_idempotency_claim_complete_release(engine: Engine) -> None:
 
     # An in-flight claim released can be claimed again.
     with Session(engine) as s, s.begin():
-        IdempotencyRepository(s).release("other", key)
+        IdempotencyRepository(s).release(T, "other", key)
     with Session(engine) as s:
         assert key_row(s, "other", key) is None
     with Session(engine) as s, s.begin():
-        assert IdempotencyRepository(s).claim("other", key, "fp-3", now) is None
+        assert IdempotencyRepository(s).claim(T, "other", key, "fp-3", now) is None
 
 
 def test_idempotency_unique_per_caller_and_key(engine: Engine) -> None:
     key = uuid.uuid4().hex
     now = datetime.now(UTC)
     with Session(engine) as s, s.begin():
-        s.add(IdempotencyKey(caller="c", key=key, fingerprint="f", state=IN_FLIGHT, created_at=now))
+        s.add(
+            IdempotencyKey(
+                tenant=T, caller="c", key=key, fingerprint="f", state=IN_FLIGHT, created_at=now
+            )
+        )
     with Session(engine) as s, s.begin():
-        s.add(IdempotencyKey(caller="c", key=key, fingerprint="g", state=IN_FLIGHT, created_at=now))
+        s.add(
+            IdempotencyKey(
+                tenant=T, caller="c", key=key, fingerprint="g", state=IN_FLIGHT, created_at=now
+            )
+        )
         with pytest.raises(IntegrityError):
             s.flush()
         s.rollback()
@@ -411,7 +429,7 @@ def test_idempotency_take_over_only_stale_in_flight(engine: Engine) -> None:
     now = datetime.now(UTC)
     old = now - timedelta(minutes=5)
     with Session(engine) as s, s.begin():
-        assert IdempotencyRepository(s).claim("ehr-test", key, "fp-old", old) is None
+        assert IdempotencyRepository(s).claim(T, "ehr-test", key, "fp-old", old) is None
     with Session(engine) as s:
         row = key_row(s, "ehr-test", key)
         assert row is not None
@@ -439,7 +457,7 @@ def test_idempotency_take_over_only_stale_in_flight(engine: Engine) -> None:
     # A completed key is never taken over.
     with Session(engine) as s, s.begin():
         IdempotencyRepository(s).complete(
-            "ehr-test", key, status_code=200, body=b"{}", location=None, etag=None
+            T, "ehr-test", key, status_code=200, body=b"{}", location=None, etag=None
         )
     with Session(engine) as s, s.begin():
         assert not IdempotencyRepository(s).take_over(
@@ -456,8 +474,8 @@ def test_idempotency_purge_only_old_keys(engine: Engine) -> None:
     old_key, new_key = uuid.uuid4().hex, uuid.uuid4().hex
     with Session(engine) as s, s.begin():
         repo = IdempotencyRepository(s)
-        assert repo.claim("purge", old_key, "f", now - timedelta(hours=49)) is None
-        assert repo.claim("purge", new_key, "f", now - timedelta(hours=25)) is None
+        assert repo.claim(T, "purge", old_key, "f", now - timedelta(hours=49)) is None
+        assert repo.claim(T, "purge", new_key, "f", now - timedelta(hours=25)) is None
     with Session(engine) as s, s.begin():
         IdempotencyRepository(s).purge(now - timedelta(hours=48))
     with Session(engine) as s:
@@ -483,3 +501,74 @@ def test_audit_table_is_append_only_in_order(engine: Engine) -> None:
         assert a is not None
         assert b is not None
         assert a < b
+
+
+# --- tenants --------------------------------------------------------------------------------
+
+
+def test_a_course_of_another_tenant_is_never_found_listed_or_changed(engine: Engine) -> None:
+    patient = f"pat-{uuid.uuid4().hex}"
+    theirs = store_course(engine, tenant="clinic-a", patient_ref=patient)
+    ours = store_course(engine, tenant="clinic-b", patient_ref=patient)
+    with Session(engine) as s, s.begin():
+        repo = CourseRepository(s)
+        repo.add_event(new_event(theirs.id, date(2026, 1, 2), tenant="clinic-a"))
+    with Session(engine) as s, s.begin():
+        repo = CourseRepository(s)
+        assert repo.get("clinic-b", theirs.id) is None
+        assert repo.get("clinic-b", theirs.id, lock=True) is None
+        assert [c.id for c in repo.by_patient("clinic-b", patient)] == [ours.id]
+        assert [c.id for c in repo.by_patient("clinic-a", patient)] == [theirs.id]
+        assert repo.events("clinic-b", theirs.id) == []
+        assert len(repo.events("clinic-a", theirs.id)) == 1
+        assert not repo.update("clinic-b", theirs.id, 1, {"status": "stopped"})
+        repo.start_if_planned("clinic-b", theirs.id, date(2026, 1, 3), datetime.now(UTC))
+    with Session(engine) as s:
+        got = CourseRepository(s).get("clinic-a", theirs.id)
+        assert got is not None
+        assert (got.status, got.version, got.start_date) == ("planned", 1, None)
+
+
+def test_an_event_cannot_belong_to_a_course_of_another_tenant(engine: Engine) -> None:
+    """The events' foreign key is (course_id, tenant): enforced by the database itself."""
+    course = store_course(engine, tenant="clinic-a")
+    with pytest.raises(IntegrityError), Session(engine) as s, s.begin():
+        CourseRepository(s).add_event(new_event(course.id, date(2026, 1, 1), tenant="clinic-b"))
+    with Session(engine) as s:
+        assert CourseRepository(s).events("clinic-a", course.id) == []
+
+
+def test_audit_records_are_found_per_tenant(engine: Engine) -> None:
+    course_id = str(uuid.uuid4())
+    mine = audit_row(tenant="clinic-a", course_id=course_id)
+    theirs = audit_row(tenant="clinic-b", course_id=course_id)
+    with Session(engine) as s, s.begin():
+        AuditRepository(s).add_many([mine, theirs])
+    with Session(engine) as s:
+        repo = AuditRepository(s)
+        assert [r.request_id for r in repo.find("clinic-a", course_id=course_id)] == [
+            mine["request_id"]
+        ]
+        assert [r.request_id for r in repo.find("clinic-b", course_id=course_id)] == [
+            theirs["request_id"]
+        ]
+        assert repo.find("clinic-c", course_id=course_id) == []
+
+
+def test_an_idempotency_key_is_claimed_per_tenant(engine: Engine) -> None:
+    key = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    with Session(engine) as s, s.begin():
+        repo = IdempotencyRepository(s)
+        assert repo.claim("clinic-a", "ehr", key, "fp-a", now) is None
+        # The same caller and key in another tenant is another claim, not the first one's.
+        assert repo.claim("clinic-b", "ehr", key, "fp-b", now) is None
+        repo.complete("clinic-a", "ehr", key, status_code=201, body=b"a", location=None, etag=None)
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        existing = IdempotencyRepository(s).claim("clinic-b", "ehr", key, "fp-x", now)
+    assert existing is not None
+    assert (existing.tenant, existing.fingerprint, existing.state) == (
+        "clinic-b",
+        "fp-b",
+        IN_FLIGHT,
+    )
