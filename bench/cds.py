@@ -1,7 +1,7 @@
 """CDS Hooks benchmark: ``order-sign`` with a 20-resource prefetch, JWT check and audit in the path.
 
 Starts the service (one uvicorn worker, SQLite file) with one trusted client (ES384 key), and
-loads ``POST /cds-services/isotretinoin-order`` with wrk at 16 connections. Every request carries
+loads ``POST /cds-services/isotretinoin-order-sign`` with wrk at 16 connections. Every request carries
 its own signed JWT (a fresh ``jti``: the replay cache refuses reuse), so the path includes the
 signature check, the replay-cache insert, the card store and the committed audit record. The same
 body is then sent to a bare FastAPI echo for the baseline.
@@ -48,7 +48,7 @@ from tests.cds.support import (
     weight,
 )
 
-PATH = "/cds-services/isotretinoin-order"
+PATH = "/cds-services/isotretinoin-order-sign"
 REQUESTS_PER_SECOND_CEILING = 4000  # tokens minted per second of load (each is used once)
 
 

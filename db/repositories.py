@@ -10,11 +10,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from db.tables import AuditRecord, CdsCard, CdsFeedback, Course, CourseEvent, IdempotencyKey
+from db.tables import (
+    AuditRecord,
+    CdsCard,
+    CdsCardSuggestion,
+    CdsFeedback,
+    Course,
+    CourseEvent,
+    IdempotencyKey,
+)
 
 IN_FLIGHT = "in-flight"
 COMPLETED = "completed"
@@ -108,9 +116,20 @@ class AuditRepository:
             self.session.execute(insert(AuditRecord), [dict.fromkeys(keys) | r for r in rows])
 
     def add_cards(self, rows: list[dict[str, Any]]) -> None:
-        """Insert issued CDS Hooks cards (``cds_card`` rows)."""
-        if rows:
-            self.session.execute(insert(CdsCard), rows)
+        """Insert issued CDS Hooks cards (``cds_card`` rows), and the rule IDs behind each of their
+        suggestions (a row's ``suggestions``: suggestion uuid → rule IDs)."""
+        if not rows:
+            return
+        cards = [{k: v for k, v in r.items() if k != "suggestions"} for r in rows]
+        behind = [
+            {"uuid": suggestion, "rule_id": rule_id, "card_uuid": r["uuid"], "tenant": r["tenant"]}
+            for r in rows
+            for suggestion, rule_ids in (r.get("suggestions") or {}).items()
+            for rule_id in dict.fromkeys(rule_ids)
+        ]
+        self.session.execute(insert(CdsCard), cards)
+        if behind:
+            self.session.execute(insert(CdsCardSuggestion), behind)
 
     def find(
         self,
@@ -246,24 +265,112 @@ class FeedbackRepository:
         query = select(CdsCard).where(col(CdsCard.uuid) == card_uuid, col(CdsCard.tenant) == tenant)
         return self.session.scalars(query).one_or_none()
 
-    def joined(
-        self, tenant: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[tuple[CdsFeedback, CdsCard | None]]:
-        """The tenant's feedback received in ``[since, until)``, each with its card if that was
-        issued to the tenant too (``None``: unmatched)."""
+    @staticmethod
+    def _issued(
+        tenant: str,
+        since: datetime | None,
+        until: datetime | None,
+        iss: str | None,
+        hook: str | None,
+    ) -> list[Any]:
+        """The conditions on ``cds_card`` of the tenant's cards issued in ``[since, until)`` to
+        the client ``iss`` at ``hook`` (``None``: any)."""
+        conditions = [col(CdsCard.tenant) == tenant]
+        if since is not None:
+            conditions.append(col(CdsCard.issued_at) >= since)
+        if until is not None:
+            conditions.append(col(CdsCard.issued_at) < until)
+        if iss is not None:
+            conditions.append(col(CdsCard.caller) == iss)
+        if hook is not None:
+            conditions.append(col(CdsCard.hook) == hook)
+        return conditions
+
+    def issued_cards(
+        self,
+        tenant: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        iss: str | None = None,
+        hook: str | None = None,
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The tenant's cards issued in ``[since, until)`` (to ``iss``, at ``hook``): each card's
+        uuid and rules."""
+        query = select(col(CdsCard.uuid), col(CdsCard.rules)).where(
+            *self._issued(tenant, since, until, iss, hook)
+        )
+        return [(uuid, rules) for uuid, rules in self.session.execute(query)]
+
+    def suggestion_rules(
+        self,
+        tenant: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        iss: str | None = None,
+        hook: str | None = None,
+    ) -> list[tuple[str, str, str]]:
+        """(card uuid, suggestion uuid, rule ID) of the suggestions of the same cards."""
         query = (
-            select(CdsFeedback, CdsCard)
-            .outerjoin(
+            select(
+                col(CdsCardSuggestion.card_uuid),
+                col(CdsCardSuggestion.uuid),
+                col(CdsCardSuggestion.rule_id),
+            )
+            .join(CdsCard, col(CdsCard.uuid) == col(CdsCardSuggestion.card_uuid))
+            .where(
+                col(CdsCardSuggestion.tenant) == tenant,
+                *self._issued(tenant, since, until, iss, hook),
+            )
+        )
+        return [(card, suggestion, rule) for card, suggestion, rule in self.session.execute(query)]
+
+    def feedback_on_issued(
+        self,
+        tenant: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        iss: str | None = None,
+        hook: str | None = None,
+    ) -> list[CdsFeedback]:
+        """The tenant's feedback on the same cards (whenever it was received), in arrival order."""
+        query = (
+            select(CdsFeedback)
+            .join(
                 CdsCard,
                 (col(CdsCard.uuid) == col(CdsFeedback.card_uuid))
                 & (col(CdsCard.tenant) == col(CdsFeedback.tenant)),
             )
-            .where(col(CdsFeedback.tenant) == tenant)
+            .where(
+                col(CdsFeedback.tenant) == tenant,
+                col(CdsFeedback.matched).is_(True),
+                *self._issued(tenant, since, until, iss, hook),
+            )
+            .order_by(col(CdsFeedback.id))
+        )
+        return list(self.session.scalars(query))
+
+    def unmatched(
+        self,
+        tenant: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        iss: str | None = None,
+    ) -> int:
+        """How many of the tenant's feedback items received in ``[since, until)`` (from ``iss``)
+        name a card not issued to the tenant."""
+        query = (
+            select(func.count())
+            .select_from(CdsFeedback)
+            .where(col(CdsFeedback.tenant) == tenant, col(CdsFeedback.matched).is_(False))
         )
         if since is not None:
             query = query.where(col(CdsFeedback.received_at) >= since)
         if until is not None:
             query = query.where(col(CdsFeedback.received_at) < until)
-        return [
-            (fb, card) for fb, card in self.session.execute(query.order_by(col(CdsFeedback.id)))
-        ]
+        if iss is not None:
+            query = query.where(col(CdsFeedback.caller) == iss)
+        return int(self.session.execute(query).scalar_one())

@@ -188,6 +188,7 @@ class CdsCard(SQLModel, table=True):
     the tenant it was issued to only)."""
 
     __tablename__ = "cds_card"
+    __table_args__ = (Index("ix_cds_card_tenant_issued_at", "tenant", "issued_at"),)
 
     uuid: str = Field(primary_key=True, max_length=36)
     tenant: str = _tenant()
@@ -197,6 +198,24 @@ class CdsCard(SQLModel, table=True):
     caller: str = Field(max_length=300)
     rules: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     issued_at: datetime = _ts()
+
+
+class CdsCardSuggestion(SQLModel, table=True):
+    """A suggestion of an issued card and one rule ID behind it (a row per rule): an accepted
+    suggestion is credited to its own rules only, not to every rule on its card."""
+
+    __tablename__ = "cds_card_suggestion"
+    __table_args__ = (
+        Index("ix_cds_card_suggestion_card_uuid", "card_uuid"),
+        ForeignKeyConstraint(
+            ["card_uuid"], ["cds_card.uuid"], name="fk_cds_card_suggestion_card_uuid_cds_card"
+        ),
+    )
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    rule_id: str = Field(primary_key=True, max_length=100)
+    card_uuid: str = Field(max_length=36)
+    tenant: str = _tenant()
 
 
 class CdsFeedback(SQLModel, table=True):

@@ -69,7 +69,10 @@ from tests.cds.support import (
     ISOTRETINOIN_40,
     ISS_EU,
     ISS_US,
-    ORDER_SERVICE,
+    LEGACY_ORDER_SERVICE,
+    SELECT_SERVICE,
+    SERVICES,
+    SIGN_SERVICE,
     VIEW_SERVICE,
     SigningKey,
     age_birth,
@@ -1067,11 +1070,14 @@ def base_bodies() -> list[tuple[str, dict[str, Any]]]:
     return [
         (VIEW_SERVICE, hook_request("patient-view", rich)),
         (VIEW_SERVICE, hook_request("patient-view", other, patient_id="pat-9")),
-        (ORDER_SERVICE, hook_request("order-select", rich, draft=[iso, doxy])),
-        (ORDER_SERVICE, hook_request("order-select", other, draft=[doxy], patient_id="pat-9")),
-        (ORDER_SERVICE, order_sign_body()),
-        (ORDER_SERVICE, hook_request("order-sign", rich, draft=[capsules])),
-        (ORDER_SERVICE, hook_request("order-sign", other, draft=[iso], patient_id="pat-9")),
+        (SELECT_SERVICE, hook_request("order-select", rich, draft=[iso, doxy])),
+        (SELECT_SERVICE, hook_request("order-select", other, draft=[doxy], patient_id="pat-9")),
+        (SIGN_SERVICE, order_sign_body()),
+        (SIGN_SERVICE, hook_request("order-sign", rich, draft=[capsules])),
+        (SIGN_SERVICE, hook_request("order-sign", other, draft=[iso], patient_id="pat-9")),
+        # The ID both order hooks shared before: still answered (not in discovery).
+        (LEGACY_ORDER_SERVICE, hook_request("order-select", rich, draft=[iso, doxy])),
+        (LEGACY_ORDER_SERVICE, order_sign_body()),
     ]
 
 
@@ -1130,8 +1136,9 @@ def make_call(i: int, seed: int, bodies: list[tuple[str, dict[str, Any]]]) -> Ca
     if roll < 0.70:
         notes = mutate(rng, body) if rng.random() > 0.04 else ["unmutated (control)"]
         if rng.random() < 0.03:
-            path = f"/cds-services/{VIEW_SERVICE if service == ORDER_SERVICE else ORDER_SERVICE}"
-            notes.append("sent to the other service")
+            others = [s for hook, s in SERVICES.items() if hook != valid["hook"]]
+            path = f"/cds-services/{rng.choice(others)}"
+            notes.append("sent to a service of another hook")
         return Call(
             "hook: broken FHIR", "POST", path, encode(body), JSON, "valid", iss, "; ".join(notes)
         )
@@ -1153,8 +1160,13 @@ def make_call(i: int, seed: int, bodies: list[tuple[str, dict[str, Any]]]) -> Ca
         return Call("discovery", "GET", "/cds-services", None, None, plan, iss, f"JWT {plan}")
     name = rng.choice(
         [
-            *("nope", "ISOTRETINOIN-ORDER", "isotretinoin-order%00", "x" * 300, "..%2Fv1%2Frules"),
-            *("isotretinoin-order/extra", "%F0%9F%98%80", "isotretinoin-order%2Ffeedback"),
+            *("nope", "ISOTRETINOIN-ORDER-SIGN", "isotretinoin-order-sign%00", "x" * 300),
+            *("..%2Fv1%2Frules", "isotretinoin-order-sign/extra", "%F0%9F%98%80"),
+            *(
+                "isotretinoin-order-sign%2Ffeedback",
+                "isotretinoin-order-",
+                "isotretinoin-ordersign",
+            ),
         ]
     )
     return Call(

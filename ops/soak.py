@@ -88,7 +88,7 @@ from tests.integration.support import free_port
 
 SECRET = "soak-secret-0123456789abcdef"  # noqa: S105  # the throwaway server's test key
 HMAC_KEY = "soak-hmac-key-0123456789abcdef0123456789"
-CDS_PATH = "/cds-services/isotretinoin-order"
+CDS_PATH = "/cds-services/isotretinoin-order-sign"
 HOOK_PLACEHOLDER = "__SOAK_HOOK_INSTANCE__"
 WORKERS = 2
 SLOTS = 16  # courses written to at any time

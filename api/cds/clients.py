@@ -2,9 +2,10 @@
 
 Each client names its JWT issuer, the jurisdiction of every evaluation made for it, and where its
 public keys are: an inline JWK Set, or the one JWK Set URL (``jku``) the service may fetch. No
-other URL taken from a token is ever fetched, and a client's ``jku`` is fetched at most once every
-``REFRESH_AT_MOST_EVERY_S`` (whatever the previous fetch gave: keys, an empty set or a failure), so
-tokens naming unknown ``kid`` values cannot turn into a fetch each.
+URL taken from a token is ever fetched (a token's ``jku`` must equal the configured one, and is
+ignored for a client with inline keys, which are never fetched), and a client's ``jku`` is fetched
+at most once every ``REFRESH_AT_MOST_EVERY_S`` (whatever the previous fetch gave: keys, an empty
+set or a failure), so tokens naming unknown ``kid`` values cannot turn into a fetch each.
 """
 
 from __future__ import annotations

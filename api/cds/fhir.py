@@ -10,6 +10,7 @@ a source that is absent, ``null`` or an OperationOutcome leaves the fact absent.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,7 +29,7 @@ from api.cds.clients import Client
 from api.schemas.profile import LB_TO_KG
 from domain import codes as c
 from domain import facts as f
-from domain.checks.matching import matched_sets, medication_match
+from domain.checks.matching import matched_sets, medication_label, medication_match
 from domain.codes import value_set
 from domain.context import age_on
 from domain.settings import LocalPolicy
@@ -125,6 +126,28 @@ ALLERGEN_NAMES = (
     (Allergen.PARABEN, ("paraben", "parabens", "methylparaben", "propylparaben")),
 )
 INTERACTING = ("tetracyclines", "vitamin-a", "st-johns-wort", "progestin-only-pill")
+
+
+FHIR_ID = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
+"""The FHIR ``id`` datatype: the only ``context.patientId`` a URL is built with, and the only id a
+card or a problem names."""
+
+
+def is_fhir_id(value: object) -> bool:
+    """Whether ``value`` has the syntax of a FHIR ``id`` (letters, digits, ``-`` and ``.``; 1-64),
+    and is not ``.`` or ``..`` (dot segments, which a URL resolves away)."""
+    return (
+        isinstance(value, str) and FHIR_ID.fullmatch(value) is not None and value not in (".", "..")
+    )
+
+
+def reference(kind: str, resource: dict[str, Any]) -> str:
+    """``kind/id`` for naming a resource in a problem; an id that is not a FHIR id is never
+    repeated (it is record text of any shape)."""
+    rid = resource.get("id")
+    if rid is None:
+        return f"{kind} without an id"
+    return f"{kind}/{rid}" if is_fhir_id(rid) else f"{kind} with an invalid id"
 
 
 @dataclass
@@ -240,12 +263,12 @@ def resources(value: Any, key: str, problems: Problems) -> list[dict[str, Any]]:
         except Exception:  # any failure of the models on sent data = unreadable
             # ValidationError mostly; fhir.resources' own validators also raise AttributeError,
             # TypeError or RecursionError on shapes no FHIR server sends.
-            problems.unreadable.append(f"{key}: {kind}/{r.get('id', '?')} could not be read")
+            problems.unreadable.append(f"{key}: {reference(str(kind), r)} could not be read")
             continue
         allowed = STATUS_CODES.get(str(kind))
         if allowed is not None and r.get("status") not in allowed:
             # fhir.resources does not enforce required code bindings: the status is checked here.
-            problems.unreadable.append(f"{key}: {kind}/{r.get('id', '?')} has an invalid status")
+            problems.unreadable.append(f"{key}: {reference(str(kind), r)} has an invalid status")
             continue
         out.append(r)
     return out
@@ -263,9 +286,35 @@ class Order:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class MedicationSource:
+    """The record a medication was read from, for the cards' wording: "the doxycycline order being
+    signed", "the active doxycycline prescription from 12 Oct 2026".
+
+    Attributes:
+        name: The medication's display or text as written (record text: the cards escape it).
+        kind: ``draft-order`` (an order of the hook's ``draftOrders``), ``prescription``
+            (MedicationRequest), ``dispensing`` (MedicationDispense) or ``statement``
+            (MedicationStatement).
+        status: The resource's status as sent (checked against its FHIR value set).
+        dated: ``authoredOn``, ``whenHandedOver`` or the statement's effective date.
+        selected: For a draft order at ``order-select``: among the ``selections``.
+    """
+
+    name: str
+    kind: str
+    status: str | None = None
+    dated: date | None = None
+    selected: bool = False
+
+
 @dataclass
 class Record:
-    """Everything read from the FHIR data, before the course history is merged."""
+    """Everything read from the FHIR data, before the course history is merged.
+
+    ``medication_sources`` names the record of each of ``facts.medications`` (same order), and
+    ``exposure_sources`` the isotretinoin records that give exposure.
+    """
 
     facts: f.Facts
     problems: Problems
@@ -273,6 +322,8 @@ class Record:
     treatment_start_approximate: bool
     orders: list[Order]
     isotretinoin_order: Order | None
+    medication_sources: tuple[MedicationSource, ...] = ()
+    exposure_sources: tuple[MedicationSource, ...] = ()
 
 
 def _medication(
@@ -414,7 +465,7 @@ def daily_mg(order: dict[str, Any], strength: int | None) -> float | None:
 def supply(order: dict[str, Any], problems: Problems) -> tuple[int | None, int | None]:
     """RULES §14 "Supply": days supplied (d, wk, mo) and refills (absent = 0). A value present
     but not readable is unknown and reported, never read as a default."""
-    where = f"draft order MedicationRequest/{order.get('id', '?')}"
+    where = f"draft order {reference('MedicationRequest', order)}"
     request = as_dict(order.get("dispenseRequest"))
     duration = as_dict(request.get("expectedSupplyDuration"))
     days: int | None = None
@@ -451,7 +502,7 @@ def _value_unreadable(obs: dict[str, Any], key: str, problems: Problems) -> None
     value = as_dict(obs.get("valueQuantity")).get("value", obs.get("valueInteger"))
     if _final(obs) and value is not None and number(value) is None:
         problems.unreadable.append(
-            f"{key}: Observation/{obs.get('id', '?')} has a value that could not be read"
+            f"{key}: {reference('Observation', obs)} has a value that could not be read"
         )
 
 
@@ -583,7 +634,7 @@ def observations_facts(
                     continue
                 if q[1] not in c.LAB_UNITS[loinc] or q[0] < 0:
                     problems.unreadable.append(
-                        f"{key}: Observation/{obs.get('id', '?')} has the unit {q[1]!r}"
+                        f"{key}: {reference('Observation', obs)} has the unit {q[1]!r}"
                     )
                     continue
                 uln = None
@@ -611,7 +662,7 @@ def observations_facts(
         kg = {"kg": q[0], "g": q[0] / 1000, "[lb_av]": q[0] * LB_TO_KG}.get(q[1])
         if kg is None or not 0 < kg <= MAX_WEIGHT_KG:
             problems.unreadable.append(
-                f"weight: Observation/{obs.get('id', '?')} has an impossible value or the "
+                f"weight: {reference('Observation', obs)} has an impossible value or the "
                 f"unit {q[1]!r}"
             )
             continue
@@ -631,7 +682,7 @@ def observations_facts(
             instrument = MOOD[loinc]
             if not (q[0].is_integer() and 0 <= q[0] <= MOOD_MAX_TOTAL[instrument]):
                 problems.unreadable.append(
-                    f"mood: Observation/{obs.get('id', '?')} has an impossible total"
+                    f"mood: {reference('Observation', obs)} has an impossible total"
                 )
                 continue
             screens.append(f.MoodScreen(instrument=instrument, total=int(q[0]), screened_on=when))
@@ -710,13 +761,15 @@ def read_record(
         if isinstance(r, dict) and r.get("resourceType") and r.get("id"):
             bundle_index[f"{r['resourceType']}/{r['id']}"] = r
     meds: list[f.Medication] | None = []
+    sources: list[MedicationSource] = []
     exposure: list[str] = []
+    exposed: list[MedicationSource] = []
     starts: list[tuple[date, bool]] = []
     horizon = as_of - timedelta(days=exposure_days)
-    for key, kind, dated in (
-        ("medRequests", "MedicationRequest", "authoredOn"),
-        ("medDispenses", "MedicationDispense", "whenHandedOver"),
-        ("medStatements", "MedicationStatement", None),  # effectiveDateTime or effectivePeriod
+    for key, kind, dated, said in (
+        ("medRequests", "MedicationRequest", "authoredOn", "prescription"),
+        ("medDispenses", "MedicationDispense", "whenHandedOver", "dispensing"),
+        ("medStatements", "MedicationStatement", None, "statement"),  # effective[x]
     ):
         if key not in values:
             if key != "medDispenses":
@@ -731,11 +784,17 @@ def read_record(
             when = _effective(r) if dated is None else fhir_date(r.get(dated))
             if when is not None and when > as_of:
                 continue  # dated after as_of: invisible to every rule (RULES §0.5)
+            source = MedicationSource(
+                medication_label(med), said, status if isinstance(status, str) else None, when
+            )
             if iso:
+                gives = len(exposure)
                 if kind == "MedicationRequest" and status in ("active", "on-hold"):
                     exposure.append(f"{kind}/{r.get('id')} is {status}")
                 if when is not None and horizon <= when <= as_of:
                     exposure.append(f"{kind}/{r.get('id')} dated {when}")
+                if len(exposure) > gives:
+                    exposed.append(source)
                 if (
                     when is not None
                     and when <= as_of
@@ -749,6 +808,7 @@ def read_record(
             )
             if current and meds is not None:
                 meds.append(med)
+                sources.append(source)
     conditions: list[f.ConditionRecord] | None = None
     if "conditions" in values:
         conditions = []
@@ -797,11 +857,18 @@ def read_record(
     iso_orders = [o for o in orders if o.isotretinoin]
     chosen = next((o for o in iso_orders if o.selected), iso_orders[0] if iso_orders else None)
     if meds is not None:
-        meds += [
-            o.medication
-            for o in orders
-            if not o.isotretinoin or names_other_sets(o.medication, policy)
-        ]
+        for o in orders:
+            if not o.isotretinoin or names_other_sets(o.medication, policy):
+                meds.append(o.medication)
+                sources.append(
+                    MedicationSource(
+                        medication_label(o.medication),
+                        "draft-order",
+                        o.raw.get("status") if isinstance(o.raw.get("status"), str) else None,
+                        fhir_date(o.raw.get("authoredOn")),
+                        o.selected,
+                    )
+                )
     first = min(starts, default=None)
     start, approximate = first if first is not None else (None, False)
     facts = f.Facts(
@@ -826,4 +893,6 @@ def read_record(
         treatment_start_approximate=approximate,
         orders=orders,
         isotretinoin_order=chosen,
+        medication_sources=tuple(sources) if meds is not None else (),
+        exposure_sources=tuple(exposed),
     )

@@ -31,6 +31,7 @@ import httpx2
 
 from api.cds.clients import Client
 from api.cds.fhir import CLIENT_POTENTIAL, Problems, as_dict, as_list
+from api.cds.fhir import is_fhir_id as is_fhir_id  # re-exported: the routes check ids with it
 from api.settings import is_loopback
 from domain import codes as c
 
@@ -39,8 +40,6 @@ logger = logging.getLogger(__name__)
 P = "{{context.patientId}}"
 TOTAL_DEADLINE_S = 2.5
 MAX_PAGES = 3
-FHIR_ID = re.compile(r"[A-Za-z0-9\-\.]{1,64}")
-"""The FHIR ``id`` datatype: the only ``context.patientId`` a URL is built with."""
 # What the reader decodes, bounded (httpx2's own decoders would inflate a whole read at once).
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -48,14 +47,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # traversal after our normalisation: such a link is never followed.
 _ENCODED_PATH_TRICKS = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
-
-
-def is_fhir_id(value: object) -> bool:
-    """Whether ``value`` has the syntax of a FHIR ``id`` (letters, digits, ``-`` and ``.``; 1-64),
-    and is not ``.`` or ``..`` (dot segments, which a URL resolves away)."""
-    return (
-        isinstance(value, str) and FHIR_ID.fullmatch(value) is not None and value not in (".", "..")
-    )
 
 
 def _value(text: str) -> str:

@@ -2,10 +2,16 @@
 
 * ``isotretinoin-patient-view`` (``patient-view``): for patients with isotretinoin exposure, what is
   due or overdue now and any lab or symptom finding; otherwise ``{"cards": []}``.
-* ``isotretinoin-order`` (``order-select`` and ``order-sign``, one ID, so the EHR replaces the
-  order-select cards with the order-sign ones): when a selected or draft order is isotretinoin,
-  or an interacting product for a patient with exposure. ``order-sign`` adds the dose per kg, the
-  supply and refills, and the pregnancy-test recency of the order.
+* ``isotretinoin-order-select`` (``order-select``) and ``isotretinoin-order-sign``
+  (``order-sign``): when a selected or draft order is isotretinoin, or an interacting product for
+  a patient with exposure. ``order-sign`` adds the dose per kg, the supply and refills, and the
+  pregnancy-test recency of the order.
+
+Every hook has its own service ID: clients (the CDS Hooks sandbox among them) key the services of
+discovery by ID, so two hooks sharing one ID would leave one of them never called. The ID both
+order hooks shared before, ``isotretinoin-order`` (``LEGACY_ORDER``), still answers ``order-select``
+and ``order-sign`` (by the request's ``hook``) and takes feedback, for clients configured with it,
+but discovery no longer lists it.
 
 Exposure: an isotretinoin MedicationRequest that is ``active`` or ``on-hold``; an isotretinoin
 MedicationRequest, MedicationDispense or MedicationStatement dated within the 90 days before
@@ -43,6 +49,7 @@ from api.cds.fhir import (
 )
 from api.cds.outcome import outcome
 from api.cds.prefetch import PREFETCH, is_fhir_id, resolve
+from api.cds.reasons import service_reason
 from api.cds.security import Caller, Unauthorized, authenticate
 from api.database import db_call, transaction
 from api.deps import Services, ServicesDep
@@ -62,8 +69,17 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], include_in_schema=False)
 
 PATIENT_VIEW = "isotretinoin-patient-view"
-ORDER = "isotretinoin-order"
-HOOKS = {PATIENT_VIEW: ("patient-view",), ORDER: ("order-select", "order-sign")}
+ORDER_SELECT = "isotretinoin-order-select"
+ORDER_SIGN = "isotretinoin-order-sign"
+HOOKS = {PATIENT_VIEW: "patient-view", ORDER_SELECT: "order-select", ORDER_SIGN: "order-sign"}
+"""The services of discovery: one hook per service ID, every ID once."""
+LEGACY_ORDER = "isotretinoin-order"
+"""The ID both order hooks shared before each hook had its own: still answered, never listed."""
+ANSWERS: dict[str, tuple[str, ...]] = {
+    **{service_id: (hook,) for service_id, hook in HOOKS.items()},
+    LEGACY_ORDER: ("order-select", "order-sign"),
+}
+"""The hooks each service ID answers (the legacy ID: both order hooks, by the request's hook)."""
 USAGE = (
     "The EHR grants read access to Patient, MedicationRequest, MedicationDispense, "
     "MedicationStatement, Condition, AllergyIntolerance and Observation for the patient (or sends "
@@ -84,19 +100,17 @@ DESCRIPTIONS = {
 
 def discovery_document() -> dict[str, Any]:
     """The discovery response (the same templates for every client)."""
-    services = []
-    for service_id, hooks in HOOKS.items():
-        for hook in hooks:
-            services.append(
-                {
-                    "hook": hook,
-                    "id": service_id,
-                    "title": f"Isotretinoin ({hook})",
-                    "description": DESCRIPTIONS[hook],
-                    "prefetch": dict(PREFETCH),
-                    "usageRequirements": USAGE,
-                }
-            )
+    services = [
+        {
+            "hook": hook,
+            "id": service_id,
+            "title": f"Isotretinoin ({hook})",
+            "description": DESCRIPTIONS[hook],
+            "prefetch": dict(PREFETCH),
+            "usageRequirements": USAGE,
+        }
+        for service_id, hook in HOOKS.items()
+    ]
     return {"services": services}
 
 
@@ -180,7 +194,7 @@ def _check_request(service_id: str, body: dict[str, Any]) -> tuple[str, str, dic
     hook, instance, context = body.get("hook"), body.get("hookInstance"), body.get("context")
     if not isinstance(hook, str) or not hook:
         raise CdsError(400, "hook is required", "hook")
-    if hook not in HOOKS[service_id]:
+    if hook not in ANSWERS[service_id]:
         raise CdsError(400, f"the service {service_id} does not answer {hook}", "hook")
     if not isinstance(instance, str) or not instance or len(instance) > 200:
         raise CdsError(400, "hookInstance is required", "hookInstance")
@@ -228,7 +242,7 @@ def _course_for(
 @router.post("/{service_id}")
 async def call_service(service_id: str, request: Request, services: ServicesDep) -> Response:
     """``POST /cds-services/{id}``: the cards."""
-    if service_id not in HOOKS:
+    if service_id not in ANSWERS:
         raise CdsError(404, f"no CDS service {service_id}")
     caller = await authenticate(services, request, _clients(request))
     body = await _body(request)
@@ -337,7 +351,7 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
         problems.unreadable.append(
             "treatment start approximated from an isotretinoin order's authoredOn (no dispense or statement)"
         )
-    cards = card_module.cards_for(ev, hook, patient_id, problems)
+    cards = card_module.cards_for(ev, hook, patient_id, problems, record, course=found is not None)
     rows = [_card_row(card, service_id, hook, body["hookInstance"], client) for card in cards]
     row = audit_row(
         ev,
@@ -363,7 +377,14 @@ def _card_row(
     card: dict[str, Any], service_id: str, hook: str, instance: str, client: Client
 ) -> dict[str, Any]:
     """The ``cds_card`` row of an issued card: its rules, so that feedback joins to them, and
-    the tenant it was issued to (whose feedback alone is matched to it)."""
+    the tenant it was issued to (whose feedback alone is matched to it); ``suggestions`` maps each
+    suggestion's uuid to the rule IDs behind it (``cds_card_suggestion`` rows).
+
+    The rule IDs are taken off the card's suggestions here: they are stored, never sent."""
+    suggestions: dict[str, list[str]] = {}
+    for suggestion in card.get("suggestions", []):
+        rule_ids = suggestion.pop(card_module.SUGGESTION_RULES, [])
+        suggestions[suggestion["uuid"]] = [str(r) for r in rule_ids]
     return {
         "uuid": card["uuid"],
         "tenant": client.tenant,
@@ -373,6 +394,7 @@ def _card_row(
         "caller": client.iss,
         "rules": card.get("extension", {}).get("org.isocds.rules", {}).get("rules", []),
         "issued_at": datetime.now(UTC),
+        "suggestions": suggestions,
     }
 
 
@@ -465,10 +487,18 @@ def _feedback_rows(service_id: str, client: Client, body: dict[str, Any]) -> lis
         reason_row: dict[str, Any] | None = None
         if isinstance(reason, dict):
             coding = reason.get("reason") if isinstance(reason.get("reason"), dict) else None
+            code = coding.get("code") if coding else None
+            system = coding.get("system") if coding else None
+            display = coding.get("display") if coding else None
+            if not display:
+                # Clients (the CDS Hooks sandbox) send a reason without its display: the
+                # service's own list names the reasons it offered.
+                offered = service_reason(system, code)
+                display = offered["display"] if offered else None
             reason_row = {
-                "code": coding.get("code") if coding else None,
-                "system": coding.get("system") if coding else None,
-                "display": coding.get("display") if coding else None,
+                "code": code,
+                "system": system,
+                "display": display,
                 "userComment": reason.get("userComment")
                 if isinstance(reason.get("userComment"), str)
                 else None,
@@ -502,7 +532,7 @@ def _store_feedback(services: Services, rows: list[dict[str, Any]]) -> None:
 @router.post("/{service_id}/feedback")
 async def feedback(service_id: str, request: Request, services: ServicesDep) -> Response:
     """``POST /cds-services/{id}/feedback``: stored, joined to the card's rules when known."""
-    if service_id not in HOOKS:
+    if service_id not in ANSWERS:
         raise CdsError(404, f"no CDS service {service_id}")
     caller = await authenticate(services, request, _clients(request))
     rows = _feedback_rows(service_id, caller.client, await _body(request))

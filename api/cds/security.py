@@ -10,10 +10,15 @@ required, with 60 s of clock-skew leeway, and a token may live at most ``MAX_LIF
 refused until the token would have expired (the replay cache is a database table, so it holds
 across workers and replicas). Every failure is a 401 with no detail. The token is never logged
 or stored; ``iss`` and ``jti`` may be.
+
+Keys come only from the client's configuration (:mod:`api.cds.clients`). A token's ``jku`` header
+is never fetched: for a client configured with a ``jku`` it must equal that URL; for a client with
+an inline JWK Set it is ignored (logged at debug), since nothing is fetched for such a client.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +35,8 @@ from api.cds.clients import ALGORITHMS, Client, anonymous_client
 from api.database import db_call, transaction
 from api.deps import Services
 from db.tables import JwtReplay
+
+logger = logging.getLogger(__name__)
 
 LEEWAY_S = 60
 MAX_LIFETIME_S = 300
@@ -99,7 +106,14 @@ async def authenticate(services: Services, request: Request, clients: dict[str, 
         raise Unauthorized("unknown issuer")
     jku = header.get("jku")
     if jku is not None and jku != client.jku:
-        raise Unauthorized("jku not the client's")
+        if client.jku is not None:
+            raise Unauthorized("jku not the client's")
+        # Inline keys: nothing is fetched, so the token's jku names nothing the check uses (the
+        # CDS Hooks sandbox always sends one). Only the URL is logged, never the token.
+        logger.debug(
+            "token jku ignored: the client's keys are configured inline",
+            extra={"iss": client.iss, "jku": str(jku)[:300]},
+        )
     key = await client.key(kid, services.settings.fhir_timeout_s)
     if key is None or key.algorithm_name != alg:
         raise Unauthorized("unknown key")

@@ -34,7 +34,7 @@ from tests.cds.support import (
     BASE,
     ISS_EU,
     ISS_US,
-    ORDER_SERVICE,
+    SIGN_SERVICE,
     Cds,
     age_birth,
     client_config,
@@ -318,7 +318,7 @@ def _check(views: Views, h: History) -> None:
     prefetch = full_prefetch(patient=patient(age_birth(19), pid=pid))
     body = hook_request("order-sign", prefetch, draft=[order], patient_id=pid)
     cds = views.us if h.jurisdiction == "US" else views.eu
-    cards = cds.cards(ORDER_SERVICE, body)
+    cards = cds.cards(SIGN_SERVICE, body)
 
     reported = {
         "checklist": checklist_statuses(checklist),

@@ -353,7 +353,14 @@ def test_each_tenants_audit_holds_only_its_own_records(api: TestClient) -> None:
 def test_the_feedback_summary_of_a_tenant_without_feedback_is_empty(api: TestClient) -> None:
     r = api.get("/v1/feedback/summary", headers=B)
     assert r.status_code == 200, r.text
-    assert r.json() == {"feedback": 0, "unmatched": 0, "rules": []}
+    assert r.json() == {
+        "filters": {"since": None, "until": None, "iss": None, "hook": None},
+        "cards": 0,
+        "feedback": 0,
+        "unmatched": 0,
+        "unattributed": 0,
+        "rules": [],
+    }
 
 
 # --- idempotency keys: per tenant -----------------------------------------------------------

@@ -8,6 +8,7 @@ Dates in the vignettes are relative to their ``as_of``; the hooks evaluate "toda
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,8 +31,17 @@ BASE = "http://testserver"
 ISS_US = "https://ehr-us.example.org"
 ISS_EU = "https://ehr-eu.example.org"
 PATIENT_ID = "pat-1"
-ORDER_SERVICE = "isotretinoin-order"
 VIEW_SERVICE = "isotretinoin-patient-view"
+SELECT_SERVICE = "isotretinoin-order-select"
+SIGN_SERVICE = "isotretinoin-order-sign"
+SERVICES = {
+    "patient-view": VIEW_SERVICE,
+    "order-select": SELECT_SERVICE,
+    "order-sign": SIGN_SERVICE,
+}
+"""The service ID of each hook (one hook per ID)."""
+LEGACY_ORDER_SERVICE = "isotretinoin-order"
+"""The ID both order hooks shared before: still answered, no longer in discovery."""
 FORBIDDEN_WORDS = ("safe", "cleared", "ok to prescribe")
 
 
@@ -501,7 +511,7 @@ def check_card(card: dict[str, Any]) -> None:
     _no_empty(card, "card")
     assert isinstance(card["uuid"], str)
     uuid.UUID(card["uuid"])
-    assert 0 < len(card["summary"]) < 140
+    check_card_text(card)
     assert card["indicator"] in ("info", "warning", "critical")
     assert isinstance(card["source"]["label"], str)
     assert card["source"]["label"]
@@ -557,6 +567,39 @@ def check_card(card: dict[str, Any]) -> None:
             assert set(rule) == {"ruleId", "ruleVersion", "status", "variant"}
 
 
+# What a card's detail never shows a clinician: the domain's field paths, FHIR element names,
+# rule versions, variants and provenance remarks (they are in the extension), or live markup.
+FIELD_PATHS = re.compile(
+    r"\b[a-z_]+\[[\w.-]*\]"  # medications[0], conditions[2], labs[2571-8]
+    r"|\b[a-z]+_[a-z0-9_]+\b"  # mood_screens, item_9, pregnancy_potential
+    r"|\b(?:attestations|plan|acne|facts|rems|previous_courses|previous_therapies)\.[a-z]"
+    r"|\b(?:authoredOn|effectiveDateTime|effectivePeriod|whenHandedOver|valueQuantity"
+    r"|medicationCodeableConcept|medicationReference|dispenseRequest|dosageInstruction)\b"
+)
+PROVENANCE = re.compile(
+    r"` v\d+|\bvariant\b|\bverification:|\bbasis:|local[ -]policy|\bGating\b",
+    flags=re.IGNORECASE,
+)
+LIVE_MARKUP = re.compile(r"<(?!https?://)[A-Za-z/!?]|(?<!\\)\]\(|\bjavascript:", re.IGNORECASE)
+
+
+def check_card_text(card: dict[str, Any]) -> None:
+    """The summary is a whole written sentence of fewer than 140 characters (never a longer text
+    cut short); the detail has no field paths, provenance lines or live markup."""
+    summary = card["summary"]
+    assert 0 < len(summary) < 140, summary
+    assert "…" not in summary, summary
+    assert "..." not in summary, summary
+    assert summary == summary.strip(), summary
+    assert summary.endswith((".", "!", "?")), summary
+    assert "\n" not in summary, summary
+    assert "isotretinoin" in summary.lower(), summary  # every card names the drug it is about
+    detail = card.get("detail", "")
+    for pattern in (FIELD_PATHS, PROVENANCE, LIVE_MARKUP):
+        found = pattern.search(detail)
+        assert found is None, (found.group(0), summary, detail)
+
+
 def check_response(body: dict[str, Any]) -> None:
     """A service response: ``{"cards": [...]}`` (``[]`` allowed), every card valid."""
     assert set(body) <= {"cards", "systemActions"}
@@ -577,14 +620,18 @@ def card_for(cards: list[dict[str, Any]], rule_id: str) -> dict[str, Any] | None
     return next((c for c in cards if c["source"].get("topic", {}).get("code") == rule_id), None)
 
 
+def _service_card(cards: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
+    return next((c for c in cards if c["source"].get("topic", {}).get("code") == code), None)
+
+
 def information_card(cards: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The "Information needed" card."""
-    return next((c for c in cards if c["summary"].startswith("Information needed:")), None)
+    """The "Information needed" card (its ``source.topic`` is ``information-needed``)."""
+    return _service_card(cards, "information-needed")
 
 
 def checklist_card(cards: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The "Checklist" card."""
-    return next((c for c in cards if c["summary"].startswith("Checklist")), None)
+    """The "Checklist" card (its ``source.topic`` is ``checklist``)."""
+    return _service_card(cards, "checklist")
 
 
 def iter_cards(responses: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

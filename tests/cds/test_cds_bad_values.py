@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+from api.cds.prefetch import FEEDS
 from tests.api.conftest import AUTH
 from tests.cds.support import (
     ISOTRETINOIN_40,
     ISS_EU,
-    ORDER_SERVICE,
+    SIGN_SERVICE,
     VIEW_SERVICE,
     Cds,
     bundle,
@@ -127,7 +128,7 @@ def test_broken_number_or_text_in_a_draft_order_is_answered_with_cards(svc: Cds,
     BROKEN_ORDERS[case](order)
     body = hook_request("order-sign", full_prefetch(), draft=[order])
 
-    r = post_raw(svc, ORDER_SERVICE, body)
+    r = post_raw(svc, SIGN_SERVICE, body)
 
     assert r.status_code == 200, r.text
     check_response(r.json())
@@ -145,7 +146,7 @@ def test_unreadable_supply_is_reported_not_read_as_a_default(
     order = draft_order()
     BROKEN_ORDERS[case](order)
 
-    r = post_raw(svc, ORDER_SERVICE, hook_request("order-sign", full_prefetch(), draft=[order]))
+    r = post_raw(svc, SIGN_SERVICE, hook_request("order-sign", full_prefetch(), draft=[order]))
 
     assert r.status_code == 200, r.text
     card = information_card(r.json()["cards"])
@@ -177,7 +178,7 @@ def test_broken_number_in_an_observation_is_answered(svc: Cds, case: str) -> Non
     prefetch = full_prefetch(**{key: bundle(obs)})
     body = hook_request("order-sign", prefetch, draft=[draft_order()])
 
-    r = post_raw(svc, ORDER_SERVICE, body)
+    r = post_raw(svc, SIGN_SERVICE, body)
 
     assert r.status_code == 200, r.text
     check_response(r.json())
@@ -196,7 +197,7 @@ def test_measurement_that_no_number_holds_is_named_as_unreadable(
     }
     body = hook_request("order-sign", full_prefetch(**{key: bundle(obs)}), draft=[draft_order()])
 
-    r = post_raw(svc, ORDER_SERVICE, body)
+    r = post_raw(svc, SIGN_SERVICE, body)
 
     assert r.status_code == 200, r.text
     card = information_card(r.json()["cards"])
@@ -204,7 +205,8 @@ def test_measurement_that_no_number_holds_is_named_as_unreadable(
     # NaN and infinities already fail the FHIR model ("could not be read"); a number beyond a
     # float passes it and is caught by the reader ("has a value that could not be read").
     line = next(x for x in card["detail"].splitlines() if "Observation/odd-value" in x)
-    assert f"{key}: Observation/odd-value" in line
+    feed = FEEDS[key]  # the line names the data by what it feeds, not by its prefetch key
+    assert f"{feed[:1].upper()}{feed[1:]}: Observation/odd-value" in line
     assert "could not be read" in line
 
 
@@ -212,7 +214,7 @@ def test_birth_date_giving_an_impossible_age_is_unreadable(svc: Cds) -> None:
     prefetch = full_prefetch(patient=patient(birth="1900-01-01"))
     body = hook_request("order-sign", prefetch, draft=[draft_order()])
 
-    r = post_raw(svc, ORDER_SERVICE, body)
+    r = post_raw(svc, SIGN_SERVICE, body)
 
     assert r.status_code == 200, r.text
     card = information_card(r.json()["cards"])
@@ -339,7 +341,7 @@ def test_deeply_nested_body_is_refused_before_it_is_walked(
     obs = hcg(days_ago(1)) | {"code": {"coding": [{"system": "urn:x", "code": "c", "ext": nested}]}}
     body = hook_request("order-sign", full_prefetch(lipids=bundle(obs)), draft=[draft_order()])
 
-    r = post_raw(svc, ORDER_SERVICE, body)
+    r = post_raw(svc, SIGN_SERVICE, body)
 
     assert r.status_code == status, r.text
     if status == 400:

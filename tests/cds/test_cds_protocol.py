@@ -22,13 +22,16 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from api.cds.prefetch import FEEDS
 from tests.api.conftest import AUTH
 from tests.cds.fhir_server import FhirServer
 from tests.cds.support import (
     DOXYCYCLINE,
     ISOTRETINOIN_40,
-    ORDER_SERVICE,
     PATIENT_ID,
+    SELECT_SERVICE,
+    SERVICES,
+    SIGN_SERVICE,
     VIEW_SERVICE,
     Cds,
     age_birth,
@@ -192,8 +195,14 @@ def sent(*keys: str, **values: Any) -> Body:
 
 
 def unavailable(card: dict[str, Any]) -> set[str]:
-    """The prefetch keys the "Information needed" card lists as not obtained."""
-    return set(re.findall(r"^- `(\w+)`:", card.get("detail", ""), flags=re.MULTILINE))
+    """The prefetch keys the "Information needed" card lists as not obtained: its last line names
+    them for the EHR team, and each is listed in words (what it feeds) for the clinician."""
+    detail = card.get("detail", "")
+    named = re.search(r"prefetch keys not obtained: (.*)\._$", detail, flags=re.MULTILINE)
+    keys = set(re.findall(r"`(\w+)`", named.group(1))) if named else set()
+    for key in keys:
+        assert f"- {FEEDS[key]}" in detail.splitlines(), (key, detail)
+    return keys
 
 
 def info(cards: list[dict[str, Any]]) -> dict[str, Any]:
@@ -224,8 +233,8 @@ def test_discovery_lists_exactly_the_services_of_the_issue(svc: Cds) -> None:
     assert r.status_code == 200, r.text
     services = r.json()["services"]
     assert sorted((s["id"], s["hook"]) for s in services) == [
-        ("isotretinoin-order", "order-select"),
-        ("isotretinoin-order", "order-sign"),
+        ("isotretinoin-order-select", "order-select"),
+        ("isotretinoin-order-sign", "order-sign"),
         ("isotretinoin-patient-view", "patient-view"),
     ]
 
@@ -271,7 +280,7 @@ def test_order_hooks_with_full_prefetch_answer_cards(svc: Cds, hook: str) -> Non
     )
     body = hook_request(hook, prefetch, draft=[iso_draft(mg_per_dose=80, per_day=2)])
 
-    cards = svc.cards(ORDER_SERVICE, body)
+    cards = svc.cards(SERVICES[hook], body)
 
     assert "contraindication.ppp-not-met" in fired(cards)
     # 160 mg/day for 60 kg: the dose check belongs to order-sign only.
@@ -321,7 +330,7 @@ def test_next_link_of_a_prefetch_bundle_is_followed_with_fhir_access(
         "order-select", full_prefetch(medRequests=first), draft=[doxy_draft()], **access(fhir)
     )
 
-    cards = fhir_svc.cards(ORDER_SERVICE, body)
+    cards = fhir_svc.cards(SELECT_SERVICE, body)
 
     assert fhir.paths() == ["_page/meds-2"]
     assert fhir.seen[0].authorization == BEARER
@@ -333,7 +342,7 @@ def test_next_link_is_not_followed_without_fhir_access(fhir: FhirServer, fhir_sv
     first = bundle(medication_request("5640", "ibuprofen"), next_url=f"{fhir.base}/_page/meds-2")
     body = hook_request("order-select", full_prefetch(medRequests=first), draft=[doxy_draft()])
 
-    cards = fhir_svc.cards(ORDER_SERVICE, body)
+    cards = fhir_svc.cards(SELECT_SERVICE, body)
 
     assert fhir.seen == []
     assert cards == []
@@ -411,7 +420,7 @@ def test_slow_next_page_is_cut_at_the_total_deadline(make_cds: MakeCds, fhir: Fh
     )
 
     started = time.monotonic()
-    r = cds.call(ORDER_SERVICE, body)
+    r = cds.call(SELECT_SERVICE, body)
     elapsed = time.monotonic() - started
 
     assert r.status_code == 200, r.text
@@ -532,7 +541,7 @@ def test_optional_keys_missing_without_fhir_access_give_information_needed(svc: 
     assert r.status_code == 200, r.text
     card = info(r.json()["cards"])
     assert unavailable(card) == set(ISSUE_PREFETCH) - {"patient", "medRequests"}
-    assert card["summary"].startswith("Information needed:")
+    assert card["summary"].startswith("Information needed for isotretinoin monitoring")
 
 
 # --- 5. the Patient --------------------------------------------------------------------------
@@ -633,7 +642,7 @@ def test_sandbox_shaped_draft_order_is_accepted(svc: Cds, hook: str) -> None:
         "prefetch": full_prefetch(),
     }
 
-    r = svc.call(ORDER_SERVICE, body)
+    r = svc.call(SERVICES[hook], body)
 
     assert r.status_code == 200, r.text
     assert r.json() == {"cards": []}
@@ -663,22 +672,22 @@ def _set(value: Any, *path: str) -> Callable[[Body], None]:
 
 
 MALFORMED: dict[str, tuple[str, str, Callable[[Body], None]]] = {
-    "no-hook": (ORDER_SERVICE, "order-select", _drop("hook")),
-    "no-hookInstance": (ORDER_SERVICE, "order-select", _drop("hookInstance")),
-    "no-context": (ORDER_SERVICE, "order-select", _drop("context")),
-    "no-patientId": (ORDER_SERVICE, "order-select", _drop("context", "patientId")),
+    "no-hook": (SELECT_SERVICE, "order-select", _drop("hook")),
+    "no-hookInstance": (SELECT_SERVICE, "order-select", _drop("hookInstance")),
+    "no-context": (SELECT_SERVICE, "order-select", _drop("context")),
+    "no-patientId": (SELECT_SERVICE, "order-select", _drop("context", "patientId")),
     "order-select-without-draftOrders": (
-        ORDER_SERVICE,
+        SELECT_SERVICE,
         "order-select",
         _drop("context", "draftOrders"),
     ),
     "order-sign-without-draftOrders": (
-        ORDER_SERVICE,
+        SIGN_SERVICE,
         "order-sign",
         _drop("context", "draftOrders"),
     ),
     "patient-view-at-the-order-service": (
-        ORDER_SERVICE,
+        SELECT_SERVICE,
         "order-select",
         _set("patient-view", "hook"),
     ),
@@ -686,6 +695,16 @@ MALFORMED: dict[str, tuple[str, str, Callable[[Body], None]]] = {
         VIEW_SERVICE,
         "patient-view",
         _set("order-sign", "hook"),
+    ),
+    "order-sign-at-the-order-select-service": (
+        SELECT_SERVICE,
+        "order-sign",
+        _set("order-sign", "hook"),
+    ),
+    "order-select-at-the-order-sign-service": (
+        SIGN_SERVICE,
+        "order-select",
+        _set("order-select", "hook"),
     ),
 }
 
@@ -750,7 +769,7 @@ def test_interacting_order_for_a_patient_on_isotretinoin_gives_the_interaction_c
 ) -> None:
     prefetch = full_prefetch(medRequests=bundle(iso_active()))
 
-    cards = svc.cards(ORDER_SERVICE, hook_request("order-select", prefetch, draft=[doxy_draft()]))
+    cards = svc.cards(SELECT_SERVICE, hook_request("order-select", prefetch, draft=[doxy_draft()]))
 
     assert "interaction.tetracyclines" in fired(cards)
 
@@ -759,7 +778,7 @@ def test_interacting_order_for_a_patient_on_isotretinoin_gives_the_interaction_c
 def test_interacting_order_without_exposure_answers_no_cards(svc: Cds, hook: str) -> None:
     body = hook_request(hook, full_prefetch(), draft=[doxy_draft()])
 
-    r = svc.call(ORDER_SERVICE, body)
+    r = svc.call(SERVICES[hook], body)
 
     assert r.status_code == 200, r.text
     assert r.json() == {"cards": []}
@@ -865,10 +884,16 @@ def test_feedback_accepted_overridden_and_unknown_are_200_and_summarised(svc: Cd
     documentation = card_for(cards, "documentation.pregnancy-potential")
     assert checklist is not None
     assert documentation is not None
+    # The suggestion ordering triglycerides (LOINC 2571-8): the lipids one.
+    lipids = next(
+        s
+        for s in checklist["suggestions"]
+        if any(c["code"] == "2571-8" for a in s["actions"] for c in a["resource"]["code"]["coding"])
+    )
     accepted = {
         "card": checklist["uuid"],
         "outcome": "accepted",
-        "acceptedSuggestions": [{"id": checklist["suggestions"][0]["uuid"]}],
+        "acceptedSuggestions": [{"id": lipids["uuid"]}],
         "outcomeTimestamp": _now(),
     }
     overridden = {
@@ -892,9 +917,10 @@ def test_feedback_accepted_overridden_and_unknown_are_200_and_summarised(svc: Cd
     assert [(x["code"], x["system"], x["count"]) for x in doc["override_reasons"]] == [
         ("done-elsewhere", "http://example.org/override", 1)
     ]
-    # A feedback item counts once for every rule its card carried.
+    # An accepted suggestion counts for the rule behind it only (issue 12); an override for every
+    # rule on its card.
     for rule_id in {*rule_ids(checklist), *rule_ids(documentation)}:
-        expected = (int(rule_id in rule_ids(checklist)), int(rule_id in rule_ids(documentation)))
+        expected = (int(rule_id == "monitoring.lipids"), int(rule_id in rule_ids(documentation)))
         assert (rules[rule_id]["accepted"], rules[rule_id]["overridden"]) == expected, rule_id
 
 
@@ -932,8 +958,8 @@ def test_malformed_feedback_is_400_operation_outcome(svc: Cds, case: str) -> Non
     [
         (VIEW_SERVICE, "patient-view", True),
         (VIEW_SERVICE, "patient-view", False),
-        (ORDER_SERVICE, "order-select", True),
-        (ORDER_SERVICE, "order-sign", False),
+        (SELECT_SERVICE, "order-select", True),
+        (SIGN_SERVICE, "order-sign", False),
     ],
 )
 def test_every_service_call_is_audited(svc: Cds, service: str, hook: str, exposed: bool) -> None:
@@ -960,7 +986,7 @@ def test_every_service_call_is_audited(svc: Cds, service: str, hook: str, expose
 def test_pregnancy_potential_card_offers_nothing_that_records_it(svc: Cds, hook: str) -> None:
     prefetch = full_prefetch(medRequests=bundle(iso_active()))
     body = hook_request(hook, prefetch, draft=[iso_draft()])
-    service = VIEW_SERVICE if hook == "patient-view" else ORDER_SERVICE
+    service = SERVICES[hook]
 
     card = card_for(svc.cards(service, body), "documentation.pregnancy-potential")
 
@@ -984,7 +1010,7 @@ def test_information_needed_is_critical_at_order_sign_for_programme_unknowns(
     prefetch = full_prefetch(pregnancyPotential=None)
     body = hook_request(hook, prefetch, draft=[iso_draft()])
 
-    card = info(svc.cards(ORDER_SERVICE, body))
+    card = info(svc.cards(SERVICES[hook], body))
 
     assert {"contraindication.pregnancy", "contraindication.ppp-not-met"} <= set(rule_ids(card))
     assert card["indicator"] == indicator
@@ -1112,7 +1138,7 @@ def test_weird_json_never_gets_a_500(svc: Cds, case: str) -> None:
     body = hook_request(hook, full_prefetch(), draft=[iso_draft(mg_per_dose=40)])
     mutate(body)
 
-    r = svc.call(ORDER_SERVICE, body)
+    r = svc.call(SERVICES[hook], body)
 
     assert r.status_code in (200, 400, 412), r.text
 

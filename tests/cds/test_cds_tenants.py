@@ -28,12 +28,12 @@ from sqlmodel import Session, col, select
 from api.cds.clients import anonymous_client
 from api.main import create_app
 from api.settings import DEFAULT_TENANT, SettingsError, load_settings
-from db.tables import CdsCard, CdsFeedback
+from db.tables import CdsCard, CdsCardSuggestion, CdsFeedback
 from tests.api.conftest import ALL_SCOPES, key_entry, settings
 from tests.cds.support import (
     BASE,
     ISOTRETINOIN_40,
-    ORDER_SERVICE,
+    SIGN_SERVICE,
     VIEW_SERVICE,
     Cds,
     SigningKey,
@@ -219,8 +219,8 @@ def test_client_b_does_not_see_the_course_clinic_a_stored_for_the_same_patient_i
 
     # order-sign: A's stored positive test drives A's cards; B's call knows nothing of it.
     a_sign, b_sign = order_sign("p1", isotretinoin_draft()), order_sign("p1", isotretinoin_draft())
-    a_sign_cards = clinics.a.cards(ORDER_SERVICE, a_sign)
-    b_sign_cards = clinics.b.cards(ORDER_SERVICE, b_sign)
+    a_sign_cards = clinics.a.cards(SIGN_SERVICE, a_sign)
+    b_sign_cards = clinics.b.cards(SIGN_SERVICE, b_sign)
     assert "contraindication.pregnancy" in applying(a_sign_cards)
     assert not applying(b_sign_cards) & {"contraindication.pregnancy", "stop.pregnancy"}
     assert cid not in json.dumps(b_sign_cards)
@@ -247,7 +247,7 @@ def test_a_call_answered_without_cards_still_names_the_course_in_its_audit(
     cetirizine = medication_request("1014678", "cetirizine 10 MG Oral Tablet", status="draft")
     body = order_sign(pid, cetirizine)
 
-    assert clinics.a.cards(ORDER_SERVICE, body) == []
+    assert clinics.a.cards(SIGN_SERVICE, body) == []
 
     rec = audit_of(clinics.http, KEY_A)[body["hookInstance"]]
     assert (rec["tenant"], rec["course_id"], rec["decision"]) == (TENANT_A, cid, None)
@@ -291,8 +291,19 @@ def test_feedback_on_another_tenants_card_is_200_but_unmatched_and_not_counted(
     )
     assert b_after["rules"] == b_before["rules"]
 
-    # The same feedback from the client the card was issued to is matched and counted.
-    r = clinics.a.feedback(VIEW_SERVICE, {"feedback": [{**item, "outcome": "accepted"}]})
+    # The same feedback from the client the card was issued to is matched and counted, for the
+    # rule behind the accepted suggestion.
+    suggestion = card["suggestions"][0]
+    [behind] = stored(
+        clinics.url, CdsCardSuggestion, col(CdsCardSuggestion.uuid) == suggestion["uuid"]
+    )
+    assert behind.tenant == TENANT_A
+    accepted_item = {
+        **item,
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": suggestion["uuid"]}],
+    }
+    r = clinics.a.feedback(VIEW_SERVICE, {"feedback": [accepted_item]})
     assert r.status_code == 200, r.text
     rows = stored(clinics.url, CdsFeedback, col(CdsFeedback.card_uuid) == card["uuid"])
     assert sorted((x.tenant, x.matched) for x in rows) == [(TENANT_A, True), (TENANT_B, False)]
@@ -301,10 +312,10 @@ def test_feedback_on_another_tenants_card_is_200_but_unmatched_and_not_counted(
         a_before["feedback"] + 1,
         a_before["unmatched"],
     )
-    rule_id = card["extension"]["org.isocds.rules"]["rules"][0]["ruleId"]
     accepted = {r["rule_id"]: r["accepted"] for r in a_after["rules"]}
     previously = {r["rule_id"]: r["accepted"] for r in a_before["rules"]}
-    assert accepted[rule_id] == previously.get(rule_id, 0) + 1
+    assert accepted[behind.rule_id] == previously.get(behind.rule_id, 0) + 1
+    assert summary(http, KEY_B)["rules"] == b_after["rules"]  # B's summary does not count it
 
 
 # --- the clients file: a tenant for each of several clients ----------------------------------

@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 
+from api.cds.card_text import day, span
 from domain.codes import ISOCDS
 from tests.cds.support import (
     DOXYCYCLINE,
     ISOTRETINOIN_40,
     ISS_EU,
-    ORDER_SERVICE,
     PATIENT_ID,
+    SELECT_SERVICE,
+    SIGN_SERVICE,
     VIEW_SERVICE,
     Cds,
     age_birth,
@@ -37,6 +39,7 @@ from tests.cds.support import (
     hcg,
     home_testing,
     hook_request,
+    information_card,
     medication_request,
     patient,
     phq9,
@@ -244,24 +247,36 @@ def assert_single_rule_card(
     entry = rule_entry(c, rule_id)
     assert entry["status"] == "applies"
     assert entry["variant"] == variant
-    assert c["summary"].startswith(c["source"]["topic"]["display"] + ":"), c["summary"]
+    # A written summary naming the drug (its form is checked on every card by check_card).
+    assert "isotretinoin" in c["summary"].lower(), c["summary"]
+    # The detail ends with one short line naming the rule, the jurisdiction and its rules.
+    assert c["detail"].splitlines()[-1].startswith(f"_Rule {rule_id} · Jurisdiction "), c["detail"]
     return c
 
 
+def said(d: date | str) -> str:
+    """How the cards write a date (a vignette date given as ISO text, or a date)."""
+    return day(date.fromisoformat(d) if isinstance(d, str) else d)
+
+
 def window_line(start: date | str, end: date | str) -> str:
-    """How the Checklist card shows an open prescription window."""
-    return f"Prescription window: due ({start} to {end})"
+    """How the Checklist card shows an open US prescription window, as a task with its dates."""
+    first = date.fromisoformat(start) if isinstance(start, str) else start
+    last = date.fromisoformat(end) if isinstance(end, str) else end
+    return f"Prescribe by {day(last)} (fill window {span(first, last)})"
 
 
 # --- A1: textbook start, as the EHR record shows it ------------------------------------------
 
 
 def test_a1_order_sign_programme_not_met_and_nothing_else_contraindicated(us: Cds) -> None:
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch()))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch()))
 
     # The record holds no contraception, counselling or iPLEDGE steps: the programme is not met.
     ppp = assert_single_rule_card(cards, PPP, "critical", US_2026)
-    assert ppp["summary"].startswith("Pregnancy prevention programme not met:")
+    assert ppp["summary"] == (
+        "iPLEDGE requirements not met: do not prescribe isotretinoin until they are recorded."
+    )
     detail = ppp["detail"].lower()
     assert "contraception" in detail
     assert "counselling" in detail
@@ -282,12 +297,13 @@ def test_a1_order_sign_programme_not_met_and_nothing_else_contraindicated(us: Cd
     assert SUPPLY not in shown
 
     listed = checklist(cards)
-    assert listed["indicator"] == "info"
+    # The checklist lists the iPLEDGE item (a warning): the card keeps that item's indicator.
+    assert listed["indicator"] == "warning"
     assert NOT_ASSESSABLE in listed["detail"]
 
 
 def test_a1_order_sign_checklist_shows_the_window_of_the_confirmation_test(us: Cds) -> None:
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch()))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch()))
 
     listed = checklist(cards)
     # 2026-02-27 + 6 = 2026-03-05, moved with the vignette.
@@ -298,17 +314,20 @@ def test_a1_order_sign_checklist_shows_the_window_of_the_confirmation_test(us: C
 
 def test_a1_active_doxycycline_interacts(us: Cds) -> None:
     doxycycline = medication_request(*DOXYCYCLINE, mg_per_dose=100, per_day=2)
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch(med_requests=(doxycycline,))))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch(med_requests=(doxycycline,))))
 
     c = assert_single_rule_card(cards, TETRACYCLINES, "warning", "US")
-    assert c["summary"].startswith("Tetracycline-class antibiotic:")
-    assert "doxycycline" in c["detail"].lower()
+    avoid = "Doxycycline with isotretinoin: risk of intracranial hypertension. Avoid."
+    assert c["summary"] == avoid
+    # The existing prescription is told apart from the draft order the card is about.
+    assert "- the active doxycycline prescription (matched by code: RxNorm 3640)" in c["detail"]
+    assert "For the order being signed: isotretinoin 40 MG Oral Capsule." in c["detail"]
     assert card_for(cards, PPP) is not None
 
 
 def test_a1_soy_allergy_with_a_soybean_oil_product(us: Cds) -> None:
     prefetch = a1_prefetch(allergies=bundle(allergy("Soybean")))
-    cards = us.cards(ORDER_SERVICE, order_sign(prefetch))
+    cards = us.cards(SIGN_SERVICE, order_sign(prefetch))
 
     # The 40 mg generic product contains soybean oil (RULES §8): critical; soy is handled only by
     # the soy rule, never by the general hypersensitivity rule.
@@ -322,7 +341,7 @@ def test_a1_soy_allergy_with_a_soybean_oil_product(us: Cds) -> None:
 )
 def test_a1_dose_above_the_maximum(us: Cds, mg_per_dose: float, per_day: int) -> None:
     draft = iso_draft(mg_per_dose=mg_per_dose, per_day=per_day)
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch(), draft))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch(), draft))
 
     # 120 mg/day at 60 kg = 2.00 mg/kg/day; no very severe, scarring or truncal acne is recorded,
     # so the lower maximum 1.0 applies (RULES §8).
@@ -340,7 +359,7 @@ def test_a1_dose_above_the_maximum(us: Cds, mg_per_dose: float, per_day: int) ->
 )
 def test_a1_supply_above_the_limit(us: Cds, days_supply: int, refills: int, said: str) -> None:
     draft = iso_draft(days_supply=days_supply, refills=refills)
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch(), draft))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch(), draft))
 
     # Can become pregnant: critical (RULES §9.1).
     c = assert_single_rule_card(cards, SUPPLY, "critical", "US")
@@ -349,7 +368,7 @@ def test_a1_supply_above_the_limit(us: Cds, days_supply: int, refills: int, said
 
 def test_a1_order_select_has_no_dose_or_supply_check(us: Cds) -> None:
     draft = iso_draft(mg_per_dose=120, days_supply=60, refills=2)
-    cards = us.cards(ORDER_SERVICE, order_select(a1_prefetch(), draft))
+    cards = us.cards(SELECT_SERVICE, order_select(a1_prefetch(), draft))
 
     shown = topics(cards)
     assert ABOVE_MAXIMUM not in shown
@@ -362,7 +381,7 @@ def test_a1_order_select_has_no_dose_or_supply_check(us: Cds) -> None:
 def test_a1_dose_above_the_maximum_is_checked_at_sign_of_the_same_order(us: Cds) -> None:
     # The control of the order-select test: the same order and record at order-sign.
     draft = iso_draft(mg_per_dose=120, days_supply=60, refills=2)
-    shown = topics(us.cards(ORDER_SERVICE, order_sign(a1_prefetch(), draft)))
+    shown = topics(us.cards(SIGN_SERVICE, order_sign(a1_prefetch(), draft)))
 
     assert ABOVE_MAXIMUM in shown
     assert SUPPLY in shown
@@ -373,7 +392,7 @@ def test_a1_home_confirmation_test_does_not_count_before_the_first_dose(us: Cds)
     # when the prescriber permits home tests.
     tests = (poc_hcg(v("2026-02-06")), home_hcg(v("2026-02-27")))
     prefetch = a1_prefetch(tests=tests, homeTesting=bundle(home_testing(True, v("2026-02-06"))))
-    cards = us.cards(ORDER_SERVICE, order_sign(prefetch))
+    cards = us.cards(SIGN_SERVICE, order_sign(prefetch))
 
     ppp = assert_single_rule_card(cards, PPP, "critical", US_2026)
     assert "confirmation" in ppp["detail"].lower()
@@ -389,11 +408,12 @@ def a2_prefetch(**overrides: Any) -> dict[str, Any]:
 
 
 def test_a2_positive_test_at_order_sign(us: Cds) -> None:
-    cards = us.cards(ORDER_SERVICE, order_sign(a2_prefetch()))
+    cards = us.cards(SIGN_SERVICE, order_sign(a2_prefetch()))
 
     c = assert_single_rule_card(cards, PREGNANCY, "critical", "US")
-    assert c["summary"].startswith("Pregnancy:")
-    assert f"positive pregnancy test on {v('2026-02-27')}" in c["detail"]
+    contraindicated = "Pregnancy or a positive pregnancy test: isotretinoin is contraindicated."
+    assert c["summary"] == contraindicated
+    assert f"positive pregnancy test on {said(v('2026-02-27'))}" in c["detail"]
 
 
 def test_a2_positive_test_at_patient_view_with_exposure(us: Cds) -> None:
@@ -404,7 +424,7 @@ def test_a2_positive_test_at_patient_view_with_exposure(us: Cds) -> None:
     cards = us.cards(VIEW_SERVICE, patient_view(prefetch))
 
     c = assert_single_rule_card(cards, PREGNANCY, "critical", "US")
-    assert f"positive pregnancy test on {v('2026-02-27')}" in c["detail"]
+    assert f"positive pregnancy test on {said(v('2026-02-27'))}" in c["detail"]
 
 
 def test_a2_without_exposure_patient_view_answers_no_cards(us: Cds) -> None:
@@ -424,29 +444,33 @@ def b1_prefetch() -> dict[str, Any]:
 
 
 def test_b1_us_tetracyclines_warning(us: Cds) -> None:
-    cards = us.cards(ORDER_SERVICE, order_sign(b1_prefetch()))
+    cards = us.cards(SIGN_SERVICE, order_sign(b1_prefetch()))
 
     c = assert_single_rule_card(cards, TETRACYCLINES, "warning", "US")
     assert "minocycline" in c["detail"].lower()
-    assert "_Jurisdiction US, rules of US/ipledge-2026" in c["detail"]
-    assert "variant US" in c["detail"]
+    assert c["summary"].startswith("Minocycline 100 MG Oral Capsule with isotretinoin:")
+    assert "Jurisdiction US, rules of US/ipledge-2026" in c["detail"]
     # Cannot become pregnant: no programme finding.
     assert PPP not in topics(cards)
 
 
 def test_b1_eu_tetracyclines_critical(eu: Cds) -> None:
-    cards = eu.cards(ORDER_SERVICE, order_sign(b1_prefetch()))
+    cards = eu.cards(SIGN_SERVICE, order_sign(b1_prefetch()))
 
     c = assert_single_rule_card(cards, TETRACYCLINES, "critical", "EU/UK")
     assert "minocycline" in c["detail"].lower()
-    assert "_Jurisdiction EU, rules of EU" in c["detail"]
+    assert c["summary"] == (
+        "Minocycline 100 MG Oral Capsule with isotretinoin: contraindicated (intracranial "
+        "hypertension)."
+    )
+    assert "Jurisdiction EU, rules of EU" in c["detail"]
     assert PPP not in topics(cards)
 
 
 def test_b1_extension_names_the_epoch(us: Cds) -> None:
     # Issue 5: "The card detail and the extension name the jurisdiction and epoch." The detail
     # does; the extension of an epoch-independent rule carries only the variant label "US".
-    c = card(us.cards(ORDER_SERVICE, order_sign(b1_prefetch())), TETRACYCLINES)
+    c = card(us.cards(SIGN_SERVICE, order_sign(b1_prefetch())), TETRACYCLINES)
 
     extension = c["extension"]["org.isocds.rules"]
     assert US_2026 in repr(extension), extension
@@ -454,8 +478,8 @@ def test_b1_extension_names_the_epoch(us: Cds) -> None:
 
 def test_same_patient_us_and_eu_get_their_own_indicators(us: Cds, eu: Cds) -> None:
     body = order_sign(b1_prefetch())
-    us_cards = us.cards(ORDER_SERVICE, body)
-    eu_cards = eu.cards(ORDER_SERVICE, {**body, "hookInstance": "b1-under-the-eu-client"})
+    us_cards = us.cards(SIGN_SERVICE, body)
+    eu_cards = eu.cards(SIGN_SERVICE, {**body, "hookInstance": "b1-under-the-eu-client"})
 
     assert card(us_cards, TETRACYCLINES)["indicator"] == "warning"
     assert card(eu_cards, TETRACYCLINES)["indicator"] == "critical"
@@ -480,7 +504,7 @@ def test_b2_unlisted_doxycycline_code_matches_by_name(us: Cds) -> None:
     unlisted = medication_request(
         "999999901", "Doxycycline hyclate 100 MG Oral Tablet", mg_per_dose=100, per_day=2
     )
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch(med_requests=(unlisted,))))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch(med_requests=(unlisted,))))
 
     c = assert_single_rule_card(cards, TETRACYCLINES, "warning", "US")
     assert "matched by name" in c["detail"]
@@ -490,7 +514,7 @@ def test_b2_unlisted_doxycycline_code_matches_by_name(us: Cds) -> None:
 def test_b2_listed_doxycycline_code_matches_by_code(us: Cds) -> None:
     # The control: RxNorm 3640 is in the tetracycline value set.
     listed = medication_request(*DOXYCYCLINE, mg_per_dose=100)
-    cards = us.cards(ORDER_SERVICE, order_sign(a1_prefetch(med_requests=(listed,))))
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch(med_requests=(listed,))))
 
     c = card(cards, TETRACYCLINES)
     assert "matched by name" not in c["detail"]
@@ -523,7 +547,11 @@ def test_d1_triglycerides_in_mmol_per_l_at_patient_view(us: Cds) -> None:
     assert "841.4 mg/dL" in detail
     assert "800 mg/dL" in detail
     assert "fasting not recorded" in detail
-    assert v("2026-02-26") in detail
+    assert said(v("2026-02-26")) in detail
+    assert c["summary"] == (
+        "Isotretinoin: triglycerides 9.5 mmol/L (841.4 mg/dL), pancreatitis risk. Stop if they "
+        "cannot be controlled."
+    )
 
 
 # --- C2: a home pregnancy test during treatment -------------------------------------------------
@@ -567,7 +595,8 @@ def assert_monthly_test_due(cards: list[dict[str, Any]]) -> dict[str, Any]:
     listed = checklist(cards)
     assert MONTHLY in rule_ids(listed)
     assert "Monthly pregnancy test: due" in listed["detail"]
-    assert f"({in_days(-1)} to" not in listed["detail"]
+    yesterday = today() - timedelta(days=1)
+    assert f"fill window {span(yesterday, yesterday + timedelta(days=6))}" not in listed["detail"]
     return listed
 
 
@@ -679,3 +708,108 @@ def test_c2_pre_2026_home_test_carries_the_info_note(us_pre_2026: Cds) -> None:
     said = " ".join(c.get("detail", "") for c in cards if c["indicator"] == "info").lower()
     assert "medical setting" in said, said
     assert "not enforce" in said, said
+
+
+# --- the order-sign card set (issue 12): fewer, sharper cards ----------------------------------
+
+IPLEDGE = "documentation.ipledge"
+OTHER_ITEMS = "open the patient's chart view (patient-view) to see them."
+
+
+def group(detail: str, head: str) -> list[str]:
+    """The lines of a group of the Checklist card (``**head**`` up to the next blank line)."""
+    part = detail.split(f"**{head}**\n", 1)
+    assert len(part) == 2, detail
+    return part[1].split("\n\n", 1)[0].splitlines()
+
+
+def assert_ipledge_once(cards: list[dict[str, Any]]) -> None:
+    """The iPLEDGE item is shown once: a Checklist line, never also a card of its own."""
+    assert card_for(cards, IPLEDGE) is None
+    carrying = [c for c in cards if IPLEDGE in rule_ids(c)]
+    assert len(carrying) == 1, [c["summary"] for c in carrying]
+    lines = [x for c in cards for x in c["detail"].splitlines() if "iPLEDGE enrolment" in x]
+    assert len(lines) == 1, lines
+
+
+def test_a1_order_sign_card_set(us: Cds) -> None:
+    cards = us.cards(SIGN_SERVICE, order_sign(a1_prefetch()))
+
+    # The programme (critical), what is missing, and the checklist: nothing else.
+    assert [c["source"]["topic"]["code"] for c in cards] == [
+        PPP,
+        "information-needed",
+        "checklist",
+    ]
+    info = information_card(cards)
+    assert info is not None
+    assert info["summary"] == (
+        "Information needed for this isotretinoin order: mood screen item 9 and breastfeeding."
+    )
+    listed = checklist(cards)
+    assert listed["summary"] == (
+        "Isotretinoin checklist: 3 items to complete before this prescription."
+    )
+    assert group(listed["detail"], "Before this prescription") == [
+        "- iPLEDGE enrolment and monthly confirmation: due now — enrol the patient in iPLEDGE "
+        "before the first prescription",
+        "- Contraception: due now — needs abstinence, or two methods of which at least one is "
+        "primary",
+        f"- {window_line(v('2026-02-27'), v('2026-03-05'))}; ≤ 30 days' supply, no refills",
+    ]
+    # The rest is one line: the nine counselling topics, listed at patient-view.
+    assert f"9 other items (counselling): {OTHER_ITEMS}" in listed["detail"]
+    assert "**Counselling**" not in listed["detail"]
+    assert "**This visit**" not in listed["detail"]
+    assert "Counsel:" not in listed["detail"]
+    assert set(rule_ids(listed)) == {IPLEDGE, "monitoring.contraception", WINDOW}
+    assert_ipledge_once(cards)
+
+
+def test_a2_order_sign_card_set(us: Cds) -> None:
+    cards = us.cards(SIGN_SERVICE, order_sign(a2_prefetch()))
+
+    assert [c["source"]["topic"]["code"] for c in cards] == [
+        PPP,
+        PREGNANCY,
+        "information-needed",
+        "checklist",
+    ]
+    listed = checklist(cards)
+    before = group(listed["detail"], "Before this prescription")
+    assert len(before) == 4, before
+    # The positive confirmation test leaves the confirmation test due and no window open.
+    assert "- Confirmation pregnancy test: due now — medical setting" in before
+    opens = "- Prescription window: due now — opens on the specimen date"
+    assert any(x.startswith(opens) for x in before), before
+    assert f"9 other items (counselling): {OTHER_ITEMS}" in listed["detail"]
+    assert_ipledge_once(cards)
+
+
+def test_b1_order_sign_card_set(us: Cds) -> None:
+    cards = us.cards(SIGN_SERVICE, order_sign(b1_prefetch()))
+
+    assert [c["source"]["topic"]["code"] for c in cards] == [
+        TETRACYCLINES,
+        "information-needed",
+        "checklist",
+    ]
+    listed = checklist(cards)
+    # Cannot become pregnant: no tests, contraception or window; iPLEDGE enrolment only, and no
+    # emergency-contraception counselling (8 topics).
+    assert group(listed["detail"], "Before this prescription") == [
+        "- iPLEDGE enrolment and monthly confirmation: due now — enrol the patient in iPLEDGE "
+        "before the first prescription",
+    ]
+    assert f"8 other items (counselling): {OTHER_ITEMS}" in listed["detail"]
+    assert_ipledge_once(cards)
+
+
+def test_order_select_keeps_the_ipledge_card_and_lists_no_items(us: Cds) -> None:
+    # order-select is the early check: iPLEDGE is its card there (the checklist lists no items).
+    cards = us.cards(SELECT_SERVICE, order_select(a1_prefetch()))
+
+    assert card_for(cards, IPLEDGE) is not None
+    listed = checklist(cards)
+    assert "**Before this prescription**" not in listed["detail"]
+    assert IPLEDGE not in rule_ids(listed)

@@ -46,7 +46,7 @@ from tests.integration.support import Answer, free_port, request
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "lifecycle-secret-0123456789"  # noqa: S105  # a test key
 AUTH = {"Authorization": f"Bearer {SECRET}"}
-ORDER_PATH = "/cds-services/isotretinoin-order"
+ORDER_PATH = "/cds-services/isotretinoin-order-sign"
 
 START_TIMEOUT_S = 60.0  # imports without bytecode are slow here; a hung start still ends
 EXIT_BOUND_S = 10.0  # the bound from SIGTERM to exit

@@ -244,3 +244,83 @@ def test_upgrade_to_tenants_keeps_existing_rows_in_tenant_default(
     command.upgrade(cfg, "head")
     command.check(cfg)
     assert _tenants(engine)["course"] == ["default"]
+
+
+# --- 9a3c4d5e6f7b: the rule IDs behind each suggestion of an issued card --------------------------
+
+BEFORE_SUGGESTIONS = "8f2b3d4e5c6a"
+SUGGESTIONS = "9a3c4d5e6f7b"
+
+
+def test_card_suggestions_revision_follows_the_audit_chain() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    revision = script.get_revision(SUGGESTIONS)
+    assert revision is not None
+    assert revision.down_revision == BEFORE_SUGGESTIONS
+    assert Path(revision.path).name == "2026_12_01_9a3c4d5e6f7b_card_suggestions.py"
+
+
+def test_upgrade_to_card_suggestions_keeps_cards_and_links_suggestions_to_them(
+    empty_url: str, engine: Engine
+) -> None:
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, BEFORE_SUGGESTIONS)
+    card = (
+        "INSERT INTO cds_card (uuid, tenant, service_id, hook, hook_instance, caller, rules, "
+        "issued_at) VALUES (:uuid, 'clinic-a', 's', 'patient-view', 'h-1', 'https://ehr', "
+        """'[{"ruleId": "monitoring.lipids"}]', :t)"""
+    )
+    with engine.begin() as conn:
+        conn.execute(text(card), {"uuid": "card-old", "t": T0})
+
+    command.upgrade(cfg, SUGGESTIONS)
+
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        columns = {c["name"]: c for c in inspector.get_columns("cds_card_suggestion")}
+        assert set(columns) == {"uuid", "rule_id", "card_uuid", "tenant"}
+        assert not any(c["nullable"] for c in columns.values())
+        primary = inspector.get_pk_constraint("cds_card_suggestion")["constrained_columns"]
+        assert primary == ["uuid", "rule_id"]
+        [fk] = inspector.get_foreign_keys("cds_card_suggestion")
+        assert (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]) == (
+            ["card_uuid"],
+            "cds_card",
+            ["uuid"],
+        )
+        card_indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("cds_card")}
+        assert card_indexes.get("ix_cds_card_tenant_issued_at") == ["tenant", "issued_at"]
+        # The card issued before the revision is kept, with no suggestion rows (never recorded).
+        assert conn.execute(text("SELECT uuid FROM cds_card")).scalars().all() == ["card-old"]
+        assert conn.execute(text("SELECT COUNT(*) FROM cds_card_suggestion")).scalar_one() == 0
+
+    suggestion = (
+        "INSERT INTO cds_card_suggestion (uuid, rule_id, card_uuid, tenant) "
+        "VALUES (:s, :rule, :card, 'clinic-a')"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(suggestion), {"s": "sg-1", "rule": "monitoring.lipids", "card": "card-old"}
+        )
+        # One suggestion may stand for several rules (due items ordering the same tests).
+        conn.execute(
+            text(suggestion), {"s": "sg-1", "rule": "monitoring.liver", "card": "card-old"}
+        )
+    # The same (suggestion, rule) twice, or a suggestion of a card never issued, is refused.
+    for values in (
+        {"s": "sg-1", "rule": "monitoring.lipids", "card": "card-old"},
+        {"s": "sg-2", "rule": "monitoring.lipids", "card": "no-such-card"},
+    ):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(suggestion), values)
+
+    # Down again: the table and the index go, the cards stay; then up to head, without drift.
+    command.downgrade(cfg, BEFORE_SUGGESTIONS)
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        assert "cds_card_suggestion" not in inspector.get_table_names()
+        names = {i["name"] for i in inspector.get_indexes("cds_card")}
+        assert "ix_cds_card_tenant_issued_at" not in names
+        assert conn.execute(text("SELECT uuid FROM cds_card")).scalars().all() == ["card-old"]
+    command.upgrade(cfg, "head")
+    command.check(cfg)
