@@ -91,6 +91,8 @@ class RequestLog:
                     "key_id": state.get("key_id"),
                     "iss": state.get("cds_iss"),
                     "tenant": state.get("tenant"),
+                    "service": state.get("cds_service"),
+                    "hook": state.get("cds_hook"),
                     "rules": state.get("rules_fired"),
                 },
             )

@@ -244,9 +244,11 @@ async def call_service(service_id: str, request: Request, services: ServicesDep)
     """``POST /cds-services/{id}``: the cards."""
     if service_id not in ANSWERS:
         raise CdsError(404, f"no CDS service {service_id}")
+    request.state.cds_service = service_id  # a known ID: the request log names it
     caller = await authenticate(services, request, _clients(request))
     body = await _body(request)
     hook, patient_id, context = _check_request(service_id, body)
+    request.state.cds_hook = hook  # one of the hooks this service answers
     client = caller.client
     as_of = services.today()
     values, problems = await resolve(

@@ -8,6 +8,7 @@ request's ``hook``) for clients configured with it, and takes feedback, but is n
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -138,3 +139,17 @@ def test_unknown_service_ids_are_404(svc: Cds, name: str) -> None:
     r = svc.call(name, exposed("order-sign"))
 
     assert r.status_code == 404, r.text
+
+
+def test_the_request_log_names_the_service_and_the_hook(
+    svc: Cds, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An operator reads each hook's status from the log (the route template alone does not say
+    # which service was called); an unknown ID is never echoed into the log.
+    caplog.set_level(logging.INFO, logger="api.request")
+    for hook in HOOKS:
+        assert svc.call(SERVICES[hook], exposed(hook)).status_code == 200
+    assert svc.call("no-such-service", exposed("order-sign")).status_code == 404
+    fields = [vars(r) for r in caplog.records if r.name == "api.request"]
+    logged = [(f["service"], f["hook"], f["status"]) for f in fields if f["method"] == "POST"]
+    assert logged == [(SERVICES[h], h, 200) for h in HOOKS] + [(None, None, 404)]
