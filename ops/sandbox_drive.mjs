@@ -10,7 +10,7 @@
 //
 //   node sandbox_drive.mjs --label before --service http://127.0.0.1:8001 \
 //        [--sandbox http://127.0.0.1:8080] [--fhir http://127.0.0.1:8090/fhir] [--patient iso-p1] \
-//        [--shots /work/main/docs/sandbox] [--out results-before.json] [--feedback]
+//        [--shots <repo>/docs/sandbox] [--out results-before.json] [--feedback]
 //
 // Hooks: patient-view (Patient View), order-select (Rx View: isotretinoin, then doxycycline),
 // order-sign (Rx Sign: isotretinoin, "Sign Order"). With --feedback: accept an "Order ..."
@@ -24,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 // puppeteer-core is resolved from the working directory (npm i puppeteer-core there), so that
-// this file runs from anywhere, e.g. `cd /work/sandbox-run && node /work/main/ops/sandbox_drive.mjs`.
+// this file runs from anywhere, e.g. `cd ~/sandbox-run && node <repo>/ops/sandbox_drive.mjs`.
 const puppeteer = createRequire(path.join(process.cwd(), 'noop.js'))('puppeteer-core');
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
@@ -36,7 +36,8 @@ const service = (args.service || 'http://127.0.0.1:8000').replace(/\/$/, '');
 const sandbox = (args.sandbox || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const fhir = args.fhir || 'http://127.0.0.1:8090/fhir';
 const patient = args.patient || 'iso-p1';
-const shots = args.shots || '/work/main/docs/sandbox';
+// Default: the repository's docs/sandbox, beside this file's ops/ folder.
+const shots = args.shots || path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'docs', 'sandbox');
 const out = args.out || `results-${label}.json`;
 const chromium = args.chromium || '/usr/bin/chromium';
 
